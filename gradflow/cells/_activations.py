@@ -1,0 +1,66 @@
+"""Pointwise nonlinearities φ with their derivatives, by name.
+
+Each activation gives φ(a), φ'(a) written in terms of the output h = φ(a) where that is
+cheaper and exact (tanh: 1 − h², sigmoid: h(1 − h)), and γ = sup|φ'| for Pascanu's bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from .._validation import as_choice
+
+__all__ = ["NAMES", "Activation", "get"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A named nonlinearity: ``forward(a)``, ``derivative(a, h)`` and ``gamma = sup|φ'|``."""
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    gamma: float
+
+
+def _tanh_derivative(a, h):
+    return 1.0 - h * h
+
+
+def _sigmoid_derivative(a, h):
+    return h * (1.0 - h)
+
+
+def _relu(a):
+    return np.maximum(a, 0.0)
+
+
+def _relu_derivative(a, h):
+    return (a > 0).astype(a.dtype)
+
+
+def _linear(a):
+    return a
+
+
+def _linear_derivative(a, h):
+    return np.ones_like(a)
+
+
+_REGISTRY = {
+    "tanh": Activation("tanh", np.tanh, _tanh_derivative, 1.0),
+    "relu": Activation("relu", _relu, _relu_derivative, 1.0),
+    "sigmoid": Activation("sigmoid", expit, _sigmoid_derivative, 0.25),
+    "linear": Activation("linear", _linear, _linear_derivative, 1.0),
+}
+
+NAMES = tuple(_REGISTRY)
+
+
+def get(name: str) -> Activation:
+    """The :class:`Activation` called ``name`` (tanh, relu, sigmoid or linear)."""
+    return _REGISTRY[as_choice(name, "activation", NAMES)]

@@ -1,0 +1,279 @@
+"""The Elman (vanilla) recurrent cell h_t = φ(W_hh h_{t-1} + W_xh x_t + b)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import NonFiniteError, as_array, as_int, as_matrix
+from . import _activations
+from ._base import Cell, Trajectory
+
+__all__ = ["Elman"]
+
+
+def _matvec(W: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """W h for W ``(N, M)`` or ``(B, N, M)`` and h ``(M,)`` or ``(B, M)`` -> ``(…, N)``."""
+    if W.ndim == 2:
+        return h @ W.T
+    return np.matmul(W, h[..., None])[..., 0]
+
+
+def _rmatvec(W: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Wᵀ u for W ``(N, M)`` or ``(B, N, M)`` and u ``(N,)`` or ``(B, N)`` -> ``(…, M)``."""
+    if W.ndim == 2:
+        return u @ W
+    return np.matmul(u[:, None, :], W)[:, 0, :]
+
+
+class Elman(Cell):
+    r"""Elman cell :math:`h_t = \varphi(W_{hh} h_{t-1} + W_{xh} x_t + b)`.
+
+    Parameters
+    ----------
+    W_hh : array_like, shape (N, N) or (B, N, N)
+        Recurrent weights; a stack of B matrices runs B independent networks at once.
+    W_xh : array_like, shape (N, D) or (B, N, D), optional
+        Input weights (None: the cell takes no input).
+    b : array_like, shape (N,) or (B, N), optional
+        Bias (None: zero).
+    activation : {"tanh", "relu", "sigmoid", "linear"}
+        The nonlinearity φ.
+    dtype : {float64, float32}
+        Working precision.
+
+    Notes
+    -----
+    The Jacobian of one step is :math:`J_t = \partial h_t/\partial h_{t-1} =
+    \operatorname{diag}(\varphi'(a_t))\, W_{hh}` with :math:`a_t` the pre-activation, so a
+    gradient flowing back k steps is multiplied by :math:`J_{t}^\top \cdots J_{t-k+1}^\top`
+    (Pascanu, Mikolov & Bengio 2013). Gradients of the parameters follow from the adjoints
+    :math:`\lambda_t = \partial L/\partial h_t`: with :math:`\delta_t = \lambda_t \odot
+    \varphi'(a_t)`, :math:`\partial L/\partial W_{hh} = \sum_t \delta_t h_{t-1}^\top`,
+    :math:`\partial L/\partial W_{xh} = \sum_t \delta_t x_t^\top`,
+    :math:`\partial L/\partial b = \sum_t \delta_t`.
+
+    References
+    ----------
+    Elman, J. L. (1990). Finding structure in time. Cognitive Science 14(2), 179–211.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow.cells import Elman
+    >>> cell = Elman(0.5 * np.eye(3), activation="linear")
+    >>> traj = cell.run(4, h0=np.ones(3))
+    >>> traj.states[-1]
+    array([0.0625, 0.0625, 0.0625])
+    >>> cell.jacobian(traj, 1)[0, 0]
+    np.float64(0.5)
+    """
+
+    def __init__(self, W_hh, W_xh=None, b=None, activation="tanh", *, dtype=np.float64):
+        self.W_hh = as_matrix(W_hh, "W_hh", batch=True, dtype=dtype)
+        self.activation = _activations.get(activation).name
+        self._phi = _activations.get(activation)
+        self.n_networks = self.W_hh.shape[0] if self.W_hh.ndim == 3 else None
+        self.hidden_size = self.W_hh.shape[-1]
+        self.state_size = self.hidden_size
+        lead = () if self.n_networks is None else (self.n_networks,)
+        self.W_xh = None
+        if W_xh is not None:
+            self.W_xh = as_array(W_xh, "W_xh", ndim=self.W_hh.ndim, dtype=dtype)
+            if self.W_xh.shape[:-1] != (*lead, self.hidden_size):
+                raise ValueError(
+                    f"W_xh: expected shape {(*lead, self.hidden_size, 'D')} to match W_hh "
+                    f"{self.W_hh.shape}, got {self.W_xh.shape}"
+                )
+        self.b = None
+        if b is not None:
+            self.b = as_array(b, "b", ndim=self.W_hh.ndim - 1, dtype=dtype)
+            if self.b.shape != (*lead, self.hidden_size):
+                raise ValueError(
+                    f"b: expected shape {(*lead, self.hidden_size)} to match W_hh "
+                    f"{self.W_hh.shape}, got {self.b.shape}"
+                )
+        self.input_size = 0 if self.W_xh is None else self.W_xh.shape[-1]
+        self.dtype = self.W_hh.dtype
+
+    def __repr__(self) -> str:
+        batch = "" if self.n_networks is None else f", n_networks={self.n_networks}"
+        return (
+            f"Elman(hidden_size={self.hidden_size}, input_size={self.input_size}, "
+            f"activation={self.activation!r}{batch})"
+        )
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """The trainable arrays by name (those that are not None)."""
+        named = {"W_hh": self.W_hh, "W_xh": self.W_xh, "b": self.b}
+        return {name: value for name, value in named.items() if value is not None}
+
+    # -- forward ------------------------------------------------------------------------------
+    def _resolve_batch(self, xs, h0):
+        """Validate ``xs`` and ``h0``; return (T, inputs or None, h0 array, batch or None)."""
+        sizes = {}
+        if self.n_networks is not None:
+            sizes["W_hh"] = self.n_networks
+        inputs = None
+        if isinstance(xs, (int, np.integer)) and not isinstance(xs, bool):
+            n_steps = as_int(xs, "xs", minimum=1)
+        else:
+            if self.W_xh is None:
+                raise ValueError(
+                    "xs: this cell has no W_xh, so it takes no inputs; pass an int number of steps"
+                )
+            inputs = as_array(xs, "xs", ndim=(2, 3), dtype=self.dtype)
+            if inputs.shape[-1] != self.input_size:
+                raise ValueError(
+                    f"xs: expected {self.input_size} features on the last axis to match W_xh, "
+                    f"got shape {inputs.shape}"
+                )
+            n_steps = inputs.shape[0]
+            if inputs.ndim == 3:
+                sizes["xs"] = inputs.shape[1]
+        if h0 is not None:
+            h0 = as_array(h0, "h0", ndim=(1, 2), dtype=self.dtype)
+            if h0.shape[-1] != self.state_size:
+                raise ValueError(
+                    f"h0: expected size {self.state_size} on the last axis, got {h0.shape}"
+                )
+            if h0.ndim == 2:
+                sizes["h0"] = h0.shape[0]
+        if len(set(sizes.values())) > 1:
+            detail = ", ".join(f"{k} {v}" for k, v in sizes.items())
+            name = "h0" if "h0" in sizes else "xs"
+            raise ValueError(f"{name}: batch sizes disagree ({detail})")
+        batch = next(iter(sizes.values()), None)
+        shape = (self.state_size,) if batch is None else (batch, self.state_size)
+        h0 = np.zeros(shape, self.dtype) if h0 is None else np.broadcast_to(h0, shape)
+        return n_steps, inputs, h0, batch
+
+    def _drive(self, inputs: np.ndarray | None, n_steps: int, batch: int | None):
+        """W_xh x_t + b for all t at once: one GEMM instead of T small ones."""
+        drive = None
+        if inputs is not None:
+            if self.W_xh.ndim == 2:
+                drive = inputs @ self.W_xh.T
+            elif inputs.ndim == 3:
+                drive = np.einsum("bnd,tbd->tbn", self.W_xh, inputs)
+            else:
+                drive = np.einsum("bnd,td->tbn", self.W_xh, inputs)
+        if self.b is not None:
+            drive = self.b if drive is None else drive + self.b
+        if drive is not None:
+            shape = (
+                (n_steps, self.state_size)
+                if batch is None
+                else (n_steps, batch, self.state_size)
+            )
+            drive = np.broadcast_to(drive, shape)
+        return drive
+
+    def run(self, xs, h0=None) -> Trajectory:
+        """Run the cell for T steps.
+
+        Parameters
+        ----------
+        xs : int or array_like, shape (T, D) or (T, B, D)
+            Inputs, or the number of steps T for an input-free run.
+        h0 : array_like, shape (N,) or (B, N), optional
+            Initial state (default zeros).
+
+        Returns
+        -------
+        Trajectory
+            ``states`` of shape ``(T+1, [B,] N)``; batched when the weights, the inputs or
+            ``h0`` carry a batch axis (their sizes must agree).
+        """
+        n_steps, inputs, h0, batch = self._resolve_batch(xs, h0)
+        drive = self._drive(inputs, n_steps, batch)
+        states = np.empty((n_steps + 1, *h0.shape), self.dtype)
+        preacts = np.empty((n_steps, *h0.shape), self.dtype)
+        states[0] = h0
+        phi = self._phi.forward
+        for t in range(n_steps):
+            a = _matvec(self.W_hh, states[t])
+            if drive is not None:
+                a += drive[t]
+            preacts[t] = a
+            states[t + 1] = phi(a)
+        derivs = self._phi.derivative(preacts, states[1:])
+        if not np.all(np.isfinite(states[-1])):
+            raise NonFiniteError(
+                "W_hh: the forward run overflowed to a non-finite state; "
+                "reduce the gain, the number of steps or use a bounded activation"
+            )
+        return Trajectory(states, inputs, {"preacts": preacts, "derivs": derivs})
+
+    def step(self, h, x=None):
+        """One step: returns ``(h_next, a)`` with ``a`` the pre-activation."""
+        h = as_array(h, "h", ndim=(1, 2), dtype=self.dtype)
+        a = _matvec(self.W_hh, h)
+        if x is not None:
+            if self.W_xh is None:
+                raise ValueError("x: this cell has no W_xh, so it takes no input")
+            a = a + _matvec(self.W_xh, as_array(x, "x", ndim=(1, 2), dtype=self.dtype))
+        if self.b is not None:
+            a = a + self.b
+        return self._phi.forward(a), a
+
+    # -- derivatives --------------------------------------------------------------------------
+    def _jacobian(self, traj, t):
+        return traj.cache["derivs"][t - 1][..., :, None] * self.W_hh
+
+    def _vjp(self, traj, t, v):
+        return _rmatvec(self.W_hh, v * traj.cache["derivs"][t - 1])
+
+    def _jvp(self, traj, t, vectors):
+        return traj.cache["derivs"][t - 1][..., :, None] * np.matmul(self.W_hh, vectors)
+
+    def _jtvp(self, traj, t, vectors):
+        return np.matmul(
+            np.swapaxes(self.W_hh, -1, -2),
+            traj.cache["derivs"][t - 1][..., :, None] * vectors,
+        )
+
+    def param_grads(self, traj: Trajectory, adjoints) -> dict[str, np.ndarray]:
+        r"""Gradients of the parameters from the state adjoints.
+
+        Parameters
+        ----------
+        traj : Trajectory
+            The forward run.
+        adjoints : array_like, shape (T+1, [B,] N)
+            :math:`\lambda_t = \partial L/\partial h_t`, the total derivative of the loss with
+            respect to each state (as returned by :func:`gradflow.jacobians.backprop`).
+
+        Returns
+        -------
+        dict
+            ``"W_hh"``, and ``"W_xh"`` and ``"b"`` where the cell has them, each shaped like the
+            parameter; for shared weights and a batch of sequences, summed over the batch.
+        """
+        traj = self.check_trajectory(traj)
+        adjoints = as_array(adjoints, "adjoints", dtype=self.dtype)
+        if adjoints.shape != traj.states.shape:
+            raise ValueError(
+                f"adjoints: expected shape {traj.states.shape} like traj.states, got {adjoints.shape}"
+            )
+        delta = adjoints[1:] * traj.cache["derivs"]
+        prev = traj.states[:-1]
+        shared = self.W_hh.ndim == 2
+        if shared:
+            flat = delta.reshape(-1, self.hidden_size)
+            grads = {"W_hh": flat.T @ prev.reshape(-1, self.hidden_size)}
+        else:
+            grads = {"W_hh": np.einsum("tbi,tbj->bij", delta, prev)}
+        if self.W_xh is not None:
+            inputs = traj.inputs
+            if inputs is None:
+                grads["W_xh"] = np.zeros_like(self.W_xh)
+            elif shared:
+                grads["W_xh"] = flat.T @ inputs.reshape(-1, self.input_size)
+            elif inputs.ndim == 3:
+                grads["W_xh"] = np.einsum("tbi,tbd->bid", delta, inputs)
+            else:
+                grads["W_xh"] = np.einsum("tbi,td->bid", delta, inputs)
+        if self.b is not None:
+            grads["b"] = flat.sum(axis=0) if shared else delta.sum(axis=0)
+        return grads

@@ -45,9 +45,7 @@ def as_dtype(dtype, name: str = "dtype") -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(
-            f"{name}: expected float64 or float32, got {_describe(dtype)}"
-        ) from exc
+        raise TypeError(f"{name}: expected float64 or float32, got {_describe(dtype)}") from exc
     if resolved not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise TypeError(f"{name}: expected float64 or float32, got {resolved}")
     return resolved
@@ -67,7 +65,7 @@ def as_array(
     Parameters
     ----------
     value : array_like
-        Real numbers (bool, int or float dtypes; complex, object and string arrays are refused).
+        Real numbers (int or float dtypes; bool, complex, object and string arrays are refused).
     name : str
         Argument name used in error messages.
     ndim : int or sequence of int, optional
@@ -85,33 +83,25 @@ def as_array(
         A C-contiguous array of ``dtype`` (a copy only when conversion needs one).
     """
     if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(
-            f"{name}: expected an array of real numbers, got {_describe(value)}"
-        )
+        raise TypeError(f"{name}: expected an array of real numbers, got {_describe(value)}")
     arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name}: expected real numbers, got dtype {arr.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:
             wanted = " or ".join(f"{d}-D" for d in allowed)
-            raise ValueError(
-                f"{name}: expected a {wanted} array, got shape {arr.shape}"
-            )
+            raise ValueError(f"{name}: expected a {wanted} array, got shape {arr.shape}")
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=as_dtype(dtype))
+    arr = np.asarray(arr, dtype=as_dtype(dtype), order="C")
     if finite and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(
-            f"{name}: expected finite values, got {bad} NaN or infinite entries"
-        )
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
     return arr
 
 
-def as_matrix(
-    value, name: str, *, batch: bool = False, square: bool = True, dtype=np.float64
-):
+def as_matrix(value, name: str, *, batch: bool = False, square: bool = True, dtype=np.float64):
     """A matrix ``(N, M)`` (or, with ``batch=True``, also a stack ``(B, N, M)``), finite.
 
     With ``square=True`` the last two axes must be equal.
@@ -119,9 +109,7 @@ def as_matrix(
     arr = as_array(value, name, ndim=(2, 3) if batch else 2, dtype=dtype)
     if square and arr.shape[-1] != arr.shape[-2]:
         kind = "(N, N) or (B, N, N)" if batch else "(N, N)"
-        raise ValueError(
-            f"{name}: expected a square {kind} matrix, got shape {arr.shape}"
-        )
+        raise ValueError(f"{name}: expected a square {kind} matrix, got shape {arr.shape}")
     return arr
 
 
@@ -135,14 +123,8 @@ def as_float(
     high: float | None = None,
 ) -> float:
     """A finite real scalar, optionally > 0, >= 0 or within ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(
-        value, (numbers.Real, np.floating, np.integer)
-    ):
-        if not (
-            isinstance(value, np.ndarray)
-            and value.ndim == 0
-            and value.dtype.kind in "iuf"
-        ):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if not (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"):
             raise TypeError(f"{name}: expected a real number, got {_describe(value)}")
     result = float(value)
     if not np.isfinite(result):
@@ -158,9 +140,7 @@ def as_float(
     return result
 
 
-def as_int(
-    value, name: str, *, minimum: int | None = None, maximum: int | None = None
-) -> int:
+def as_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """A whole number (Python or NumPy integer; not bool, not float), optionally bounded."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name}: expected an integer, got {_describe(value)}")
@@ -176,7 +156,5 @@ def as_choice(value, name: str, choices: Iterable[str]) -> str:
     """One of ``choices`` (case-sensitive); the message lists the accepted names."""
     options = tuple(choices)
     if not isinstance(value, str) or value not in options:
-        raise ValueError(
-            f"{name}: expected one of {', '.join(options)}; got {_describe(value)}"
-        )
+        raise ValueError(f"{name}: expected one of {', '.join(options)}; got {_describe(value)}")
     return value

@@ -48,9 +48,7 @@ def _cotangent(cell: Cell, traj: Trajectory, v, *, per_step: bool):
         return v, False
     if v.shape == (cell.state_size,) and traj.batch_size is not None:
         return np.broadcast_to(v, one_state), False
-    wanted = (
-        f"{one_state} or ({cell.state_size},)" if traj.batch_size else f"{one_state}"
-    )
+    wanted = f"{one_state} or ({cell.state_size},)" if traj.batch_size else f"{one_state}"
     if per_step:
         wanted += f" or {traj.states.shape}"
     raise ValueError(f"v: expected shape {wanted}, got {v.shape}")
@@ -237,20 +235,10 @@ def _scaled_products(cell, traj, end, depths):
 
 
 def _check_end_depths(traj, end, depths, name="depths"):
-    end = (
-        traj.n_steps
-        if end is None
-        else as_int(end, "end", minimum=1, maximum=traj.n_steps)
-    )
+    end = traj.n_steps if end is None else as_int(end, "end", minimum=1, maximum=traj.n_steps)
     depth_list = np.atleast_1d(np.asarray(depths))
-    if (
-        depth_list.ndim != 1
-        or depth_list.size == 0
-        or depth_list.dtype.kind not in "iu"
-    ):
-        raise TypeError(
-            f"{name}: expected an int or a non-empty sequence of ints, got {depths!r}"
-        )
+    if depth_list.ndim != 1 or depth_list.size == 0 or depth_list.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected an int or a non-empty sequence of ints, got {depths!r}")
     return end, [as_int(int(d), name, minimum=1, maximum=end) for d in depth_list]
 
 
@@ -269,9 +257,7 @@ def _iterate_small(cell, traj, end, depth, tol, max_sweeps):
     previous = None
     for _ in range(max_sweeps):
         frame, _ = _sweep(lambda t, x: cell._jvp(traj, t, x), forward_steps, frame)
-        frame, log_diag = _sweep(
-            lambda t, x: cell._jtvp(traj, t, x), backward_steps, frame
-        )
+        frame, log_diag = _sweep(lambda t, x: cell._jtvp(traj, t, x), backward_steps, frame)
         if previous is not None:
             finite = np.isfinite(log_diag) & np.isfinite(previous)
             change = np.abs(np.where(finite, log_diag - previous, 0.0))
@@ -393,21 +379,9 @@ def log_product_norms(cell, traj, *, end=None, max_depth=None) -> np.ndarray:
     """
     cell = _check_cell(cell)
     traj = cell.check_trajectory(traj)
-    end = (
-        traj.n_steps
-        if end is None
-        else as_int(end, "end", minimum=1, maximum=traj.n_steps)
-    )
-    max_depth = (
-        end
-        if max_depth is None
-        else as_int(max_depth, "max_depth", minimum=1, maximum=end)
-    )
+    end = traj.n_steps if end is None else as_int(end, "end", minimum=1, maximum=traj.n_steps)
+    max_depth = end if max_depth is None else as_int(max_depth, "max_depth", minimum=1, maximum=end)
     out = []
-    for _, log_scale, product_t in _scaled_products(
-        cell, traj, end, range(1, max_depth + 1)
-    ):
-        out.append(
-            log_scale + _safe_log(np.linalg.norm(product_t, ord=2, axis=(-2, -1)))
-        )
+    for _, log_scale, product_t in _scaled_products(cell, traj, end, range(1, max_depth + 1)):
+        out.append(log_scale + _safe_log(np.linalg.norm(product_t, ord=2, axis=(-2, -1))))
     return np.stack(out)

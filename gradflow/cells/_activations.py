@@ -1,7 +1,8 @@
 """Pointwise nonlinearities φ with their derivatives, by name.
 
-Each activation gives φ(a), φ'(a) written in terms of the output h = φ(a) where that is
-cheaper and exact (tanh: 1 − h², sigmoid: h(1 − h)), and γ = sup|φ'| for Pascanu's bound.
+Each activation gives φ(a) and φ'(a) written in terms of the output h = φ(a) (tanh: 1 − h²,
+sigmoid: h(1 − h), relu: [h > 0], linear: 1), so a trajectory of states is all a cell needs to
+keep for its Jacobians; and γ = sup|φ'| for Pascanu's bound.
 """
 
 from __future__ import annotations
@@ -19,19 +20,19 @@ __all__ = ["NAMES", "Activation", "get"]
 
 @dataclass(frozen=True)
 class Activation:
-    """A named nonlinearity: ``forward(a)``, ``derivative(a, h)`` and ``gamma = sup|φ'|``."""
+    """A named nonlinearity: ``forward(a)``, ``derivative(h)`` = φ'(a) at h = φ(a), ``gamma``."""
 
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
-    derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
     gamma: float
 
 
-def _tanh_derivative(a, h):
+def _tanh_derivative(h):
     return 1.0 - h * h
 
 
-def _sigmoid_derivative(a, h):
+def _sigmoid_derivative(h):
     return h * (1.0 - h)
 
 
@@ -39,16 +40,16 @@ def _relu(a):
     return np.maximum(a, 0.0)
 
 
-def _relu_derivative(a, h):
-    return (a > 0).astype(a.dtype)
+def _relu_derivative(h):
+    return (h > 0).astype(h.dtype)
 
 
 def _linear(a):
     return a
 
 
-def _linear_derivative(a, h):
-    return np.ones_like(a)
+def _linear_derivative(h):
+    return np.ones_like(h)
 
 
 _REGISTRY = {

@@ -35,8 +35,8 @@ class Trajectory:
     inputs : ndarray, shape (T, D) or (T, B, D), or None
         The inputs ``x_1..x_T`` (None for an input-free run).
     cache : mapping of str to ndarray
-        What the cell needs to form Jacobians without recomputing the run (for Elman:
-        ``"preacts"`` a_t and ``"derivs"`` φ'(a_t), each ``(T, [B,] N)``). Read-only.
+        Whatever else a cell needs to form Jacobians without recomputing the run (gate
+        values, say); empty for Elman, whose states suffice. Read-only.
     """
 
     states: np.ndarray
@@ -67,9 +67,7 @@ class Trajectory:
 
     def __repr__(self) -> str:
         batch = "" if self.batch_size is None else f", batch_size={self.batch_size}"
-        return (
-            f"Trajectory(n_steps={self.n_steps}, state_size={self.state_size}{batch})"
-        )
+        return f"Trajectory(n_steps={self.n_steps}, state_size={self.state_size}{batch})"
 
 
 class Cell:
@@ -101,9 +99,7 @@ class Cell:
     def check_trajectory(self, traj) -> Trajectory:
         """Return ``traj`` if it is a Trajectory of this cell's state size, else raise."""
         if not isinstance(traj, Trajectory):
-            raise TypeError(
-                f"traj: expected a Trajectory from cell.run, got {type(traj).__name__}"
-            )
+            raise TypeError(f"traj: expected a Trajectory from cell.run, got {type(traj).__name__}")
         if traj.state_size != self.state_size:
             raise ValueError(
                 f"traj: expected states of size {self.state_size}, got {traj.state_size}"
@@ -117,13 +113,9 @@ class Cell:
     def _check_step(self, traj: Trajectory, t) -> int:
         return as_int(t, "t", minimum=1, maximum=traj.n_steps)
 
-    def _check_state_vector(
-        self, traj: Trajectory, v, name: str = "v", *, trailing: int = 0
-    ):
+    def _check_state_vector(self, traj: Trajectory, v, name: str = "v", *, trailing: int = 0):
         """``v`` shaped like one state (``(S,)`` or ``(B, S)``), plus ``trailing`` extra axes."""
-        v = as_array(
-            v, name, ndim=(1 + trailing, 2 + trailing), dtype=traj.states.dtype
-        )
+        v = as_array(v, name, ndim=(1 + trailing, 2 + trailing), dtype=traj.states.dtype)
         axis = -1 - trailing
         if v.shape[axis] != self.state_size:
             raise ValueError(

@@ -162,9 +162,7 @@ class Elman(Cell):
             drive = self.b if drive is None else drive + self.b
         if drive is not None:
             shape = (
-                (n_steps, self.state_size)
-                if batch is None
-                else (n_steps, batch, self.state_size)
+                (n_steps, self.state_size) if batch is None else (n_steps, batch, self.state_size)
             )
             drive = np.broadcast_to(drive, shape)
         return drive
@@ -188,22 +186,20 @@ class Elman(Cell):
         n_steps, inputs, h0, batch = self._resolve_batch(xs, h0)
         drive = self._drive(inputs, n_steps, batch)
         states = np.empty((n_steps + 1, *h0.shape), self.dtype)
-        preacts = np.empty((n_steps, *h0.shape), self.dtype)
         states[0] = h0
         phi = self._phi.forward
-        for t in range(n_steps):
-            a = _matvec(self.W_hh, states[t])
-            if drive is not None:
-                a += drive[t]
-            preacts[t] = a
-            states[t + 1] = phi(a)
-        derivs = self._phi.derivative(preacts, states[1:])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in range(n_steps):
+                a = _matvec(self.W_hh, states[t])
+                if drive is not None:
+                    a += drive[t]
+                states[t + 1] = phi(a)
         if not np.all(np.isfinite(states[-1])):
             raise NonFiniteError(
                 "W_hh: the forward run overflowed to a non-finite state; "
                 "reduce the gain, the number of steps or use a bounded activation"
             )
-        return Trajectory(states, inputs, {"preacts": preacts, "derivs": derivs})
+        return Trajectory(states, inputs)
 
     def step(self, h, x=None):
         """One step: returns ``(h_next, a)`` with ``a`` the pre-activation."""
@@ -218,19 +214,23 @@ class Elman(Cell):
         return self._phi.forward(a), a
 
     # -- derivatives --------------------------------------------------------------------------
+    # φ'(a_t) is recomputed from h_t = φ(a_t) where it is needed: a few flops per unit, cheaper
+    # than storing (and page-faulting in) a second (T, B, N) array during the run.
+    def _derivs(self, traj, t):
+        return self._phi.derivative(traj.states[t])
+
     def _jacobian(self, traj, t):
-        return traj.cache["derivs"][t - 1][..., :, None] * self.W_hh
+        return self._derivs(traj, t)[..., :, None] * self.W_hh
 
     def _vjp(self, traj, t, v):
-        return _rmatvec(self.W_hh, v * traj.cache["derivs"][t - 1])
+        return _rmatvec(self.W_hh, v * self._derivs(traj, t))
 
     def _jvp(self, traj, t, vectors):
-        return traj.cache["derivs"][t - 1][..., :, None] * np.matmul(self.W_hh, vectors)
+        return self._derivs(traj, t)[..., :, None] * np.matmul(self.W_hh, vectors)
 
     def _jtvp(self, traj, t, vectors):
         return np.matmul(
-            np.swapaxes(self.W_hh, -1, -2),
-            traj.cache["derivs"][t - 1][..., :, None] * vectors,
+            np.swapaxes(self.W_hh, -1, -2), self._derivs(traj, t)[..., :, None] * vectors
         )
 
     def param_grads(self, traj: Trajectory, adjoints) -> dict[str, np.ndarray]:
@@ -256,7 +256,7 @@ class Elman(Cell):
             raise ValueError(
                 f"adjoints: expected shape {traj.states.shape} like traj.states, got {adjoints.shape}"
             )
-        delta = adjoints[1:] * traj.cache["derivs"]
+        delta = adjoints[1:] * self._phi.derivative(traj.states[1:])
         prev = traj.states[:-1]
         shared = self.W_hh.ndim == 2
         if shared:

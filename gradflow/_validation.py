@@ -17,11 +17,11 @@ __all__ = [
     "GradflowError",
     "NonFiniteError",
     "as_array",
-    "as_matrix",
-    "as_float",
-    "as_int",
     "as_choice",
     "as_dtype",
+    "as_float",
+    "as_int",
+    "as_matrix",
 ]
 
 
@@ -123,9 +123,10 @@ def as_float(
     high: float | None = None,
 ) -> float:
     """A finite real scalar, optionally > 0, >= 0 or within ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        if not (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"):
-            raise TypeError(f"{name}: expected a real number, got {_describe(value)}")
+    scalar_array = isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+    is_real = isinstance(value, (numbers.Real, np.floating, np.integer)) or scalar_array
+    if isinstance(value, (bool, np.bool_)) or not is_real:
+        raise TypeError(f"{name}: expected a real number, got {_describe(value)}")
     result = float(value)
     if not np.isfinite(result):
         raise ValueError(f"{name}: expected a finite number, got {result}")

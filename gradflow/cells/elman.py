@@ -254,7 +254,8 @@ class Elman(Cell):
         adjoints = as_array(adjoints, "adjoints", dtype=self.dtype)
         if adjoints.shape != traj.states.shape:
             raise ValueError(
-                f"adjoints: expected shape {traj.states.shape} like traj.states, got {adjoints.shape}"
+                f"adjoints: expected shape {traj.states.shape} (like traj.states), "
+                f"got {adjoints.shape}"
             )
         delta = adjoints[1:] * self._phi.derivative(traj.states[1:])
         prev = traj.states[:-1]

@@ -5,7 +5,7 @@ Every cell follows the interface of :class:`Cell`: ``run(xs, h0=None) -> Traject
 ``jvp(traj, t, vectors)`` and ``param_grads(traj, adjoints)``.
 """
 
-from ._activations import NAMES as ACTIVATIONS
+from .._activations import NAMES as ACTIVATIONS
 from ._base import Cell, Trajectory
 from .elman import Elman
 

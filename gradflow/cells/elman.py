@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import NonFiniteError, as_array, as_int, as_matrix
-from . import _activations
+from .. import _activations
 from ._base import Cell, Trajectory
 
 __all__ = ["Elman"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from .._validation import as_choice
+from ._validation import as_choice
 
 __all__ = ["NAMES", "Activation", "get"]
 

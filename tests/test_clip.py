@@ -1,0 +1,404 @@
+"""Tests of gradflow.clip: optax-style properties, numerics, policies and PyTorch agreement."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from gradflow import clip
+from gradflow._validation import NonFiniteError
+
+RULES = [
+    clip.by_value(0.05),
+    clip.by_norm(0.5),
+    clip.by_global_norm(0.5),
+    clip.adaptive(0.01),
+    clip.none(),
+]
+
+
+def _grads(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "W_hh": rng.normal(size=(6, 6)),
+        "W_xh": 0.1 * rng.normal(size=(6, 3)),
+        "b": rng.normal(size=6),
+    }
+
+
+def _params(seed=1):
+    rng = np.random.default_rng(seed)
+    return {
+        "W_hh": rng.normal(size=(6, 6)) * np.arange(6)[:, None],  # row 0 all zeros: eps floor
+        "W_xh": rng.normal(size=(6, 3)),
+        "b": 0.01 * rng.normal(size=6),
+    }
+
+
+def _flat(tree):
+    return np.concatenate([np.ravel(v) for v in tree.values()])
+
+
+def _apply(rule, grads):
+    return rule(grads, params=_params() if rule.name == "adaptive" else None)
+
+
+# ---------------------------------------------------------------- optax-style properties
+
+
+def test_global_norm_clips_to_one_over_i_and_repeated_clipping_is_stable():
+    grads = _grads()
+    updates = grads
+    for i in range(1, 21):
+        clipper = clip.by_global_norm(1.0 / i)
+        updates, info = clipper(updates)  # continuously re-clip the clipped gradient
+        assert np.linalg.norm(_flat(updates)) == pytest.approx(1.0 / i, rel=1e-12, abs=0)
+        assert info.norm_after == pytest.approx(1.0 / i, rel=1e-12, abs=0)
+        once, _ = clipper(grads)
+        for key in grads:
+            np.testing.assert_allclose(updates[key], once[key], rtol=1e-13)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_clipping_twice_changes_nothing(rule):
+    once, _ = _apply(rule, _grads())
+    twice, _ = _apply(rule, once)
+    for key in once:
+        np.testing.assert_allclose(twice[key], once[key], rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize(
+    "rule", [clip.by_value(1e3), clip.by_norm(1e3), clip.by_global_norm(1e3), clip.adaptive(1e3)]
+)
+def test_below_threshold_is_bitwise_unchanged_and_a_copy(rule):
+    grads = _grads()
+    out, info = _apply(rule, grads)
+    for key in grads:
+        assert out[key].tobytes() == grads[key].tobytes()
+        assert not np.may_share_memory(out[key], grads[key])
+    assert (info.clipped, info.scale, info.cosine, info.fraction_clipped) == (False, 1.0, 1.0, 0.0)
+    assert info.norm == info.norm_after == pytest.approx(np.linalg.norm(_flat(grads)), rel=1e-13)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_inputs_are_never_modified(rule):
+    grads, saved = _grads(), _grads()
+    out, _ = _apply(rule, grads)
+    for key in out:
+        out[key] += 1.0
+        assert np.array_equal(grads[key], saved[key])
+
+
+def test_value_clipping_bounds_every_entry_as_np_clip():
+    grads = _grads()
+    out, info = clip.by_value(0.3)(grads)
+    for key in grads:
+        assert np.all(np.abs(out[key]) <= 0.3)
+        np.testing.assert_array_equal(out[key], np.clip(grads[key], -0.3, 0.3))
+    raw, new = _flat(grads), _flat(out)
+    assert info.fraction_clipped == np.mean(np.abs(raw) > 0.3)
+    expected_cosine = raw @ new / (np.linalg.norm(raw) * np.linalg.norm(new))
+    assert info.cosine == pytest.approx(expected_cosine, rel=1e-13, abs=0)
+    assert info.scale == pytest.approx(np.linalg.norm(new) / np.linalg.norm(raw), rel=1e-13)
+
+
+def test_value_clipping_turns_the_gradient_norm_clipping_does_not():
+    out, info = clip.by_value(1.0)({"g": [3.0, 4.0]})
+    assert out["g"].tolist() == [1.0, 1.0]
+    assert info.cosine == pytest.approx(7 / math.sqrt(50), rel=1e-14, abs=0)  # 0.98995
+    assert (info.norm, info.norm_after, info.fraction_clipped) == (5.0, math.sqrt(2), 1.0)
+    for rule in (clip.by_norm(1.0), clip.by_global_norm(1.0)):
+        out, info = rule({"g": [3.0, 4.0]})
+        np.testing.assert_allclose(out["g"], [0.6, 0.8], rtol=1e-15)
+        assert info.cosine == pytest.approx(1.0, abs=1e-15)
+        assert (info.norm, info.scale, info.clipped) == (
+            5.0,
+            pytest.approx(0.2, rel=1e-15, abs=0),
+            True,
+        )
+
+
+def test_global_norm_keeps_direction_on_random_gradients():
+    grads = _grads(3)
+    out, info = clip.by_global_norm(0.1)(grads)
+    raw, new = _flat(grads), _flat(out)
+    assert raw @ new / (np.linalg.norm(raw) * np.linalg.norm(new)) == pytest.approx(1, abs=1e-14)
+    np.testing.assert_allclose(new, raw * 0.1 / np.linalg.norm(raw), rtol=1e-14)
+    assert info.scale == pytest.approx(0.1 / np.linalg.norm(raw), rel=1e-14, abs=0)
+    assert info.fraction_clipped == 1.0 and info.cosine == 1.0
+
+
+def test_by_norm_clips_each_tensor_on_its_own():
+    grads = {"big": np.array([[3.0, 4.0], [0.0, 0.0]]), "small": np.array([0.3, 0.4])}
+    out, info = clip.by_norm(1.0)(grads)
+    np.testing.assert_allclose(out["big"], grads["big"] / 5.0, rtol=1e-15)
+    assert out["small"].tobytes() == grads["small"].tobytes()
+    assert info.fraction_clipped == 2 / 6  # the zeros of "big" do not change
+    raw, new = _flat(grads), _flat(out)
+    assert info.norm_after == pytest.approx(np.linalg.norm(new), rel=1e-14, abs=0)
+    assert info.cosine == pytest.approx(raw @ new / (np.linalg.norm(raw) * np.linalg.norm(new)))
+    assert info.cosine < 1.0
+    # the global rule, by contrast, scales the small tensor too
+    out_global, _ = clip.by_global_norm(1.0)(grads)
+    assert not np.array_equal(out_global["small"], grads["small"])
+
+
+# ---------------------------------------------------------------- adaptive clipping
+
+
+def test_adaptive_bounds_each_row_and_leaves_rows_below_unchanged():
+    grads, params, clipping, eps = _grads(), _params(), 0.05, 1e-3
+    grads["W_hh"] *= 0.1  # rows 3..5 of W_hh below their bound, rows 0..2 above
+    out, info = clip.adaptive(clipping, eps=eps)(grads, params=params)
+    n_clipped_rows = n_kept_rows = 0
+    for key in ("W_hh", "W_xh"):
+        bound = clipping * np.maximum(np.linalg.norm(params[key], axis=1), eps)
+        before = np.linalg.norm(grads[key], axis=1)
+        after = np.linalg.norm(out[key], axis=1)
+        assert np.all(after <= bound * (1 + 1e-12))
+        below = before <= bound
+        assert out[key][below].tobytes() == grads[key][below].tobytes()
+        np.testing.assert_allclose(after[~below], bound[~below], rtol=1e-13)
+        cos = np.sum(out[key] * grads[key], axis=1)[~below] / (after * before)[~below]
+        np.testing.assert_allclose(cos, 1.0, rtol=1e-14)
+        n_clipped_rows += np.count_nonzero(~below)
+        n_kept_rows += np.count_nonzero(below)
+    assert n_clipped_rows > 0 and n_kept_rows > 0 and info.clipped
+    # the zero row 0 of W_hh is held to clipping * eps
+    assert np.linalg.norm(out["W_hh"][0]) == pytest.approx(clipping * eps, rel=1e-13, abs=0)
+    # a bias is one unit as a whole
+    bias_bound = clipping * max(np.linalg.norm(params["b"]), eps)
+    assert np.linalg.norm(out["b"]) == pytest.approx(bias_bound, rel=1e-13, abs=0)
+    direction = grads["b"] / np.linalg.norm(grads["b"])
+    np.testing.assert_allclose(out["b"] / np.linalg.norm(out["b"]), direction, rtol=1e-13)
+
+
+def test_adaptive_treats_axis_zero_of_higher_rank_tensors_as_units_and_scalars_as_one():
+    rng = np.random.default_rng(5)
+    grads = {"k": rng.normal(size=(3, 2, 2)), "s": np.array(5.0)}
+    params = {"k": rng.normal(size=(3, 2, 2)), "s": np.array(2.0)}
+    out, _ = clip.adaptive(0.1)(grads, params=params)
+    bound = 0.1 * np.linalg.norm(params["k"].reshape(3, -1), axis=1)
+    np.testing.assert_allclose(np.linalg.norm(out["k"].reshape(3, -1), axis=1), bound, rtol=1e-13)
+    assert out["s"].shape == () and float(out["s"]) == pytest.approx(0.2, rel=1e-15, abs=0)
+
+
+def test_adaptive_needs_matching_params():
+    grads = _grads()
+    rule = clip.adaptive(0.01)
+    with pytest.raises(ValueError, match="params"):
+        rule(grads)
+    with pytest.raises(TypeError, match="params"):
+        rule(grads, params=[1.0])
+    with pytest.raises(ValueError, match="params: expected the keys"):
+        rule(grads, params={"W_hh": _params()["W_hh"]})
+    bad = dict(_params(), b=np.zeros(5))
+    with pytest.raises(ValueError, match=r"params\['b'\]: expected shape \(6,\)"):
+        rule(grads, params=bad)
+    with pytest.raises(ValueError, match=r"params\['b'\]"):
+        rule(grads, params=dict(_params(), b=np.full(6, np.nan)))
+
+
+# ---------------------------------------------------------------- numerics
+
+
+def test_norms_of_huge_and_tiny_gradients_are_exact():
+    for scale in (1e200, 1e-200, 1e300, 1e-300):
+        grads = {"a": scale * np.array([3.0, 4.0]), "b": scale * np.array([[12.0]])}
+        assert clip.global_norm(grads) == pytest.approx(13 * scale, rel=1e-15, abs=0)
+        assert clip.global_norm(grads) == pytest.approx(math.hypot(*_flat(grads)), rel=1e-15)
+        out, info = clip.by_global_norm(1.0)(grads)
+        assert info.norm == pytest.approx(13 * scale, rel=1e-15, abs=0)
+        if scale > 1:
+            np.testing.assert_allclose(_flat(out), np.array([3, 4, 12]) / 13, rtol=1e-14)
+            assert info.norm_after == pytest.approx(1.0, rel=1e-14, abs=0)
+        out, _ = clip.by_norm(1.0)(grads)
+        assert np.all(np.isfinite(_flat(out)))
+    big = {"W": np.array([[3e200, 4e200], [1e-3, 0.0]])}
+    out, _ = clip.adaptive(0.5)(big, params={"W": np.array([[1.0, 0.0], [1.0, 0.0]])})
+    np.testing.assert_allclose(out["W"], [[0.3, 0.4], [1e-3, 0.0]], rtol=1e-14)
+
+
+def test_global_norm_matches_numpy_on_random_gradients():
+    grads = _grads(11)
+    assert clip.global_norm(grads) == pytest.approx(np.linalg.norm(_flat(grads)), rel=1e-14)
+
+
+def test_empty_and_scalar_gradients():
+    out, info = clip.by_global_norm(1.0)({})
+    assert out == {} and info.norm == 0.0 and info.fraction_clipped == 0.0
+    out, info = clip.by_global_norm(1.0)({"s": np.float64(-4.0), "e": np.zeros((0, 3))})
+    assert out["s"].shape == () and float(out["s"]) == -1.0 and out["e"].shape == (0, 3)
+
+
+# ---------------------------------------------------------------- non-finite gradients
+
+
+def _broken():
+    grads = _grads()
+    grads["W_xh"][1, 2] = np.nan
+    grads["b"][0] = np.inf
+    return grads
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_skip_returns_zeros_and_flags_the_step(rule):
+    grads = _broken()
+    out, info = _apply(rule, grads)
+    assert all(out[k].shape == grads[k].shape and not out[k].any() for k in grads)
+    assert info.nonfinite and info.skip and not info.clipped
+    assert math.isnan(info.norm) and info.norm_after == 0.0 and info.scale == 0.0
+    only_inf = _grads()
+    only_inf["b"][0] = -np.inf
+    assert _apply(rule, only_inf)[1].norm == math.inf
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_raise_names_the_tensor(rule):
+    raising = dataclasses.replace(rule, nonfinite="raise")
+    with pytest.raises(NonFiniteError, match=r"^grads\['W_xh'\]: 1 of 18 entries") as err:
+        _apply(raising, _broken())
+    assert "\n" not in str(err.value) and isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_zero_replaces_nonfinite_entries_then_clips(rule):
+    zeroing = dataclasses.replace(rule, nonfinite="zero")
+    grads = _broken()
+    out, info = _apply(zeroing, grads)
+    clean = {k: np.where(np.isfinite(v), v, 0.0) for k, v in grads.items()}
+    expected, expected_info = _apply(rule, clean)
+    for key in grads:
+        assert np.all(np.isfinite(out[key]))
+        np.testing.assert_array_equal(out[key], expected[key])
+    assert info.nonfinite and not info.skip and math.isnan(info.norm)
+    assert info.norm_after == expected_info.norm_after
+    assert info.fraction_clipped >= 2 / _flat(grads).size
+
+
+# ---------------------------------------------------------------- PyTorch agreement
+
+
+def test_global_norm_agrees_with_torch_clip_grad_norm():
+    torch = pytest.importorskip("torch")
+    grads = {k: 10 * v for k, v in _grads(7).items()}
+    tensors = [
+        torch.zeros(v.shape, dtype=torch.float64, requires_grad=True) for v in grads.values()
+    ]
+    for tensor, value in zip(tensors, grads.values(), strict=True):
+        tensor.grad = torch.from_numpy(value.copy())
+    total = float(torch.nn.utils.clip_grad_norm_(tensors, max_norm=1.0))
+    out, info = clip.by_global_norm(1.0)(grads)
+    assert info.norm == pytest.approx(total, rel=1e-13, abs=0)
+    for tensor, key in zip(tensors, grads, strict=True):
+        # torch divides by (norm + 1e-6): a relative difference of 1e-6 / norm
+        np.testing.assert_allclose(tensor.grad.numpy(), out[key], rtol=1e-6)
+        np.testing.assert_allclose(tensor.grad.numpy(), out[key] / (1 + 1e-6 / total), rtol=1e-13)
+
+
+def test_value_clipping_agrees_exactly_with_torch_clip_grad_value():
+    torch = pytest.importorskip("torch")
+    grads = _grads(8)
+    tensors = [
+        torch.zeros(v.shape, dtype=torch.float64, requires_grad=True) for v in grads.values()
+    ]
+    for tensor, value in zip(tensors, grads.values(), strict=True):
+        tensor.grad = torch.from_numpy(value.copy())
+    torch.nn.utils.clip_grad_value_(tensors, clip_value=0.4)
+    out, _ = clip.by_value(0.4)(grads)
+    for tensor, key in zip(tensors, grads, strict=True):
+        np.testing.assert_array_equal(tensor.grad.numpy(), out[key])
+
+
+# ---------------------------------------------------------------- arguments, objects, get()
+
+
+@pytest.mark.parametrize(
+    ("factory", "argument"),
+    [
+        (clip.by_value, "max_value"),
+        (clip.by_norm, "max_norm"),
+        (clip.by_global_norm, "max_norm"),
+        (clip.adaptive, "clipping"),
+    ],
+)
+@pytest.mark.parametrize("bad", [-1.0, 0.0, math.nan, math.inf])
+def test_thresholds_must_be_positive_and_finite(factory, argument, bad):
+    with pytest.raises(ValueError, match=rf"^{argument}: expected") as err:
+        factory(bad)
+    assert "\n" not in str(err.value)
+    with pytest.raises(TypeError, match=rf"^{argument}:"):
+        factory("1")
+
+
+def test_other_bad_arguments():
+    with pytest.raises(ValueError, match=r"^eps:"):
+        clip.adaptive(0.01, eps=0.0)
+    with pytest.raises(ValueError, match=r"^nonfinite: expected one of skip, raise, zero"):
+        clip.by_global_norm(1.0, nonfinite="ignore")
+    rule = clip.by_global_norm(1.0)
+    for grads in (np.ones(3), [np.ones(3)], None):
+        with pytest.raises(TypeError, match=r"^grads: expected a dict"):
+            rule(grads)
+    with pytest.raises(TypeError, match=r"^grads\['w'\]"):
+        rule({"w": "abc"})
+    with pytest.raises(TypeError, match=r"^grads\['w'\]"):
+        rule({"w": np.ones(2, dtype=complex)})
+
+
+def test_clipper_objects_are_frozen_readable_and_tidy():
+    rule = clip.by_global_norm(1)
+    assert repr(rule) == "by_global_norm(max_norm=1.0)"
+    assert (rule.name, rule.threshold) == ("by_global_norm", 1.0)
+    assert repr(clip.by_value(0.5, nonfinite="zero")) == "by_value(max_value=0.5, nonfinite='zero')"
+    assert repr(clip.adaptive(0.01)) == "adaptive(clipping=0.01, eps=0.001)"
+    assert repr(clip.none()) == "none()" and clip.none().threshold == math.inf
+    assert rule == clip.by_global_norm(1.0) and hash(rule) == hash(clip.by_global_norm(1.0))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.threshold = 2.0
+    _, info = rule({"w": [3.0, 4.0]})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.norm = 0.0
+    assert set(dataclasses.asdict(info)) >= {"norm", "norm_after", "scale", "cosine", "clipped"}
+
+
+def test_none_reports_without_changing():
+    grads = _grads()
+    out, info = clip.none()(grads)
+    assert all(out[k].tobytes() == grads[k].tobytes() for k in grads)
+    assert info.norm == pytest.approx(np.linalg.norm(_flat(grads)), rel=1e-14)
+    assert (info.clipped, info.scale, info.cosine) == (False, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("none", clip.none()),
+        ("value:1", clip.by_value(1.0)),
+        ("norm:2.5", clip.by_norm(2.5)),
+        (" global:1e-1 ", clip.by_global_norm(0.1)),
+        ("adaptive:0.01", clip.adaptive(0.01)),
+    ],
+)
+def test_get_parses_specs(spec, expected):
+    assert clip.get(spec) == expected
+    assert clip.get(expected) is expected
+    assert clip.get(spec, nonfinite="raise").nonfinite == "raise"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["foo:1", "global", "global:", "global:-1", "global:0", "global:nan", "norm:abc", "none:1"],
+)
+def test_get_rejects_bad_specs_naming_rule(spec):
+    with pytest.raises(ValueError, match=r"^rule: expected") as err:
+        clip.get(spec)
+    assert "\n" not in str(err.value)
+
+
+def test_get_rejects_non_strings():
+    with pytest.raises(TypeError, match=r"^rule:"):
+        clip.get(1.0)

@@ -1,0 +1,46 @@
+"""The figure catalogue (layer 6): one function per figure, one command to draw them all.
+
+Every figure computes its tidy data through the numerical layers, draws it with
+:mod:`gradflow.plot` in the shared style, and returns ``(Figure, DataFrame)`` — the figure and
+exactly the data it plots. :func:`write_catalogue` (the ``gradflow figures`` command) writes
+each as ``<name>.png`` (and/or ``.svg``, ``.pdf``) beside ``<name>.csv`` and regenerates the
+folder's ``README.md``; files are reproducible byte for byte.
+
+Adding a figure: write a function with keyword-only parameters (full-size defaults and a fixed
+``rng`` seed) returning ``(Figure, DataFrame)`` in a module of this package, decorate it with
+``@register(name, caption=..., quick={...})``, and import the module below.
+
+Examples
+--------
+>>> from gradflow import figures
+>>> figures.available()[:2]
+('eigenvalues', 'growth')
+>>> fig, data = figures.get("eigenvalues")(quick=True)
+>>> sorted(data["init"].unique())[:2]
+['gaussian', 'glorot_uniform']
+"""
+
+from ._catalogue import (
+    FORMATS,
+    FigureSpec,
+    available,
+    get,
+    register,
+    render_readme,
+    save_figure,
+    write_catalogue,
+)
+
+# Figure modules register their figures on import, in catalogue order.
+from . import foundation  # noqa: F401  isort: skip
+
+__all__ = [
+    "FORMATS",
+    "FigureSpec",
+    "available",
+    "get",
+    "register",
+    "render_readme",
+    "save_figure",
+    "write_catalogue",
+]

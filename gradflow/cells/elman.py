@@ -152,8 +152,9 @@ class Elman(Cell):
         """W_xh x_t + b for all t at once: one GEMM instead of T small ones."""
         drive = None
         if inputs is not None:
-            if self.W_xh.ndim == 2:
-                drive = inputs @ self.W_xh.T
+            if self.W_xh.ndim == 2:  # one 2-D GEMM over all steps (and sequences)
+                flat = inputs.reshape(-1, self.input_size) @ self.W_xh.T
+                drive = flat.reshape(*inputs.shape[:-1], self.hidden_size)
             elif inputs.ndim == 3:
                 drive = np.einsum("bnd,tbd->tbn", self.W_xh, inputs)
             else:

@@ -1,0 +1,43 @@
+r"""Training recurrent networks by BPTT with gradient clipping (layer 4).
+
+A :class:`Model` is a recurrent cell with a linear readout, trained on a :class:`Task`:
+
+- regression (``objective="mse"``): mean squared error of the readout, at the last step when the
+  targets are ``(B, K)`` (the adding task) or at every step when they are ``(T, B, K)``;
+- classification (``objective="xent"``): softmax cross-entropy, at the last step for integer
+  targets ``(B,)`` or at every step for ``(T, B)`` (the copy task).
+
+Gradients are exact: the readout's directly, the cell's by backpropagation through time
+(:func:`gradflow.jacobians.backprop` with a cotangent for each step, then the cell's
+``param_grads``). Parameters travel as one dict name -> array, the unit that
+:mod:`gradflow.clip` clippers and :mod:`gradflow.optim` optimisers act on. :func:`fit` clips the
+gradient, then hands it to the optimiser (the usual order) and records every step in a tidy
+frame; :func:`compare_clipping` runs a grid of rules from identical starts.
+
+How T is passed: a :class:`Task` carries its sequence length; :func:`fit` and
+:func:`compare_clipping` also accept a task name (``"adding"``, ``"copy"``) or a callable
+``(T, batch, rng) -> (xs, ys)`` together with ``T=``.
+
+The package splits into ``_model`` (:class:`Task`, :class:`Model`, :func:`init_model`), ``_fit``
+(:func:`fit`, :class:`History`, :func:`pca_path`, :func:`project_paths`) and ``_compare``
+(:func:`compare_clipping`); the optimisers live in :mod:`gradflow.optim`.
+"""
+
+from ._compare import compare_clipping
+from ._fit import COLUMNS, History, fit, pca_path, project_paths
+from ._model import OBJECTIVES, TASKS, Model, Task, init_model, make_task
+
+__all__ = [
+    "COLUMNS",
+    "OBJECTIVES",
+    "TASKS",
+    "History",
+    "Model",
+    "Task",
+    "compare_clipping",
+    "fit",
+    "init_model",
+    "make_task",
+    "pca_path",
+    "project_paths",
+]

@@ -1,0 +1,312 @@
+"""Tasks and models: a recurrent cell with a linear readout, its loss and exact gradient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import log_softmax
+
+from .. import init as _init
+from .. import tasks as _tasks
+from .._rng import as_generator
+from .._validation import as_array, as_choice, as_int
+from ..cells import Cell, Elman
+from ..jacobians import backprop
+
+__all__ = ["OBJECTIVES", "TASKS", "Model", "Task", "init_model", "make_task"]
+
+OBJECTIVES = ("mse", "xent")
+# name -> (generator, objective, input size, output size, baseline(T))
+_NAMED = {
+    "adding": (_tasks.adding, "mse", 2, 1, lambda T: _tasks.adding_baseline()),
+    "copy": (_tasks.copy, "xent", 10, 10, _tasks.copy_baseline),
+}
+TASKS = tuple(_NAMED)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A sequence task of fixed length: ``sample(batch, rng) -> (xs, ys)``.
+
+    Attributes
+    ----------
+    name : str
+    T : int
+        The length argument passed to ``sampler``.
+    sampler : callable
+        ``sampler(T, batch, rng=...) -> (xs (T', B, D), ys)``; module-level (picklable) for
+        process executors.
+    objective : {"mse", "xent"}
+    input_size, output_size : int
+        D and K (the number of classes for ``"xent"``).
+    baseline : float or None
+        The loss of a memoryless predictor, when known.
+    """
+
+    name: str
+    T: int
+    sampler: Callable
+    objective: str
+    input_size: int
+    output_size: int
+    baseline: float | None = None
+
+    def sample(self, batch: int, rng=None):
+        """A batch ``(xs, ys)`` drawn with ``rng``."""
+        return self.sampler(self.T, batch, rng=rng)
+
+
+def make_task(task, T=None) -> Task:
+    """A :class:`Task` from a Task, a name (``"adding"``, ``"copy"``) or a callable.
+
+    Parameters
+    ----------
+    task : Task, str or callable
+        A callable ``(T, batch, rng) -> (xs (T', B, D), ys)`` is sampled once to learn D, K and
+        the objective (integer ``ys``: ``"xent"`` with K = max id + 1 over that sample, unless
+        the callable has an ``output_size`` attribute; float ``ys``: ``"mse"``).
+    T : int, optional
+        Sequence length; required unless ``task`` is a Task (then it must be None or equal).
+
+    Examples
+    --------
+    >>> task = make_task("adding", T=50)
+    >>> task.objective, task.input_size, task.output_size, round(task.baseline, 4)
+    ('mse', 2, 1, 0.1667)
+    >>> xs, ys = task.sample(3, rng=0)
+    >>> xs.shape, ys.shape
+    ((50, 3, 2), (3, 1))
+    """
+    if isinstance(task, Task):
+        if T is not None and as_int(T, "T", minimum=1) != task.T:
+            raise ValueError(f"T: the task already has T={task.T}, got T={T}")
+        return task
+    if T is None:
+        raise ValueError(f"T: expected the sequence length for task {task!r}, got None")
+    T = as_int(T, "T", minimum=1)
+    if isinstance(task, str):
+        sampler, objective, d, k, baseline = _NAMED[as_choice(task, "task", TASKS)]
+        return Task(task, T, sampler, objective, d, k, baseline(T))
+    if not callable(task):
+        raise TypeError(
+            f"task: expected a Task, one of {', '.join(TASKS)} or a callable, got {type(task)}"
+        )
+    xs, ys = task(T, 2, rng=0)
+    xs = as_array(xs, "task(...)[0]", ndim=3)
+    ys = np.asarray(ys)
+    if ys.dtype.kind in "iu":
+        objective, k = "xent", getattr(task, "output_size", int(ys.max()) + 1)
+    else:
+        objective, k = "mse", ys.shape[-1]
+    return Task(getattr(task, "__name__", "task"), T, task, objective, xs.shape[-1], k)
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    r"""A recurrent cell with a linear readout :math:`y_t = W_{out} h_t + b_{out}`.
+
+    Parameters
+    ----------
+    cell : Cell
+        A cell with shared weights and input weights (``cell.W_xh`` not None).
+    W_out : array_like, shape (K, N)
+    b_out : array_like, shape (K,)
+    objective : {"mse", "xent"}
+        Mean squared error or softmax cross-entropy; at the last step or at every step,
+        as the shape of the targets says (see :mod:`gradflow.train`).
+
+    Notes
+    -----
+    Over the M target entries (B·K, or T·B·K at every step), ``"mse"`` is
+    :math:`L = \frac1M\sum (y - \hat y)^2`; ``"xent"`` over M = B (or T·B) class ids c is
+    :math:`L = -\frac1M\sum \log\operatorname{softmax}(y)_c`, in nats: the scales of
+    :func:`gradflow.tasks.adding_baseline` and :func:`gradflow.tasks.copy_baseline`.
+    With :math:`\lambda_t = \partial L/\partial h_t` the adjoints,
+    :math:`\partial L/\partial W_{out} = \sum_t (\partial L/\partial y_t) h_t^\top` and the cell
+    receives the cotangent :math:`W_{out}^\top \partial L/\partial y_t` at each step with a loss;
+    :func:`gradflow.jacobians.backprop` accumulates :math:`\lambda_{t-1} = J_t^\top\lambda_t +
+    W_{out}^\top \partial L/\partial y_{t-1}` and the cell's ``param_grads`` turns the adjoints
+    into weight gradients (Werbos 1990).
+
+    References
+    ----------
+    Werbos, P. J. (1990). Backpropagation through time: what it does and how to do it.
+    Proceedings of the IEEE 78(10), 1550–1560.
+
+    Examples
+    --------
+    >>> from gradflow.train import init_model, make_task
+    >>> model = init_model("adding", 8, rng=0)
+    >>> xs, ys = make_task("adding", T=20).sample(4, rng=1)
+    >>> loss, grads = model.value_and_grad(xs, ys)
+    >>> sorted(grads), grads["W_hh"].shape
+    (['W_hh', 'W_out', 'W_xh', 'b', 'b_out'], (8, 8))
+    """
+
+    cell: Cell
+    W_out: np.ndarray
+    b_out: np.ndarray
+    objective: str = "mse"
+
+    def __post_init__(self):
+        if not isinstance(self.cell, Cell):
+            raise TypeError(f"cell: expected a gradflow cell, got {type(self.cell).__name__}")
+        if self.cell.n_networks is not None:
+            raise ValueError(
+                f"cell: expected shared weights, got a stack of {self.cell.n_networks} networks"
+            )
+        if getattr(self.cell, "W_xh", None) is None:
+            raise ValueError("cell: expected a cell with input weights W_xh, got W_xh=None")
+        n = self.cell.state_size
+        W_out = as_array(self.W_out, "W_out", ndim=2)
+        if W_out.shape[1] != n:
+            raise ValueError(f"W_out: expected shape (K, {n}), got {W_out.shape}")
+        b_out = as_array(self.b_out, "b_out", ndim=1)
+        if b_out.shape != (W_out.shape[0],):
+            raise ValueError(f"b_out: expected shape ({W_out.shape[0]},), got {b_out.shape}")
+        object.__setattr__(self, "W_out", W_out)
+        object.__setattr__(self, "b_out", b_out)
+        as_choice(self.objective, "objective", OBJECTIVES)
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Every trainable array by name: the cell's, then ``W_out`` and ``b_out``."""
+        return {**self.cell.params, "W_out": self.W_out, "b_out": self.b_out}
+
+    def with_params(self, params) -> Model:
+        """A new model with ``params`` (the keys and shapes of :attr:`params`)."""
+        cell_params = {k: params[k] for k in self.cell.params}
+        extra = {"activation": self.cell.activation} if hasattr(self.cell, "activation") else {}
+        cell = type(self.cell)(**cell_params, **extra)
+        return Model(cell, params["W_out"], params["b_out"], self.objective)
+
+    def _outputs(self, xs):
+        traj = self.cell.run(as_array(xs, "xs", ndim=3))
+        return traj, traj.states[1:] @ self.W_out.T + self.b_out
+
+    def predict(self, xs) -> np.ndarray:
+        """Readout at every step, shape ``(T, B, K)`` (logits for ``"xent"``)."""
+        return self._outputs(xs)[1]
+
+    def _targets(self, ys, n_steps: int, batch: int):
+        """Validated targets and whether the loss sits at every step."""
+        k = self.W_out.shape[0]
+        if self.objective == "mse":
+            ys = as_array(ys, "ys", ndim=(2, 3), finite=False)
+            shapes = {2: (batch, k), 3: (n_steps, batch, k)}
+        else:
+            ys = np.asarray(ys)
+            if ys.dtype.kind not in "iu" or ys.ndim not in (1, 2):
+                raise TypeError(
+                    f"ys: expected integer class ids of shape (B,) or (T, B), got {ys.dtype} "
+                    f"{ys.shape}"
+                )
+            if ys.size and (ys.min() < 0 or ys.max() >= k):
+                raise ValueError(f"ys: expected class ids in [0, {k}), got {ys.min()}..{ys.max()}")
+            shapes = {1: (batch,), 2: (n_steps, batch)}
+        if ys.shape != shapes[ys.ndim]:
+            raise ValueError(f"ys: expected shape {shapes[ys.ndim]}, got {ys.shape}")
+        return ys, ys.ndim == max(shapes)
+
+    def _loss(self, out, ys):
+        """(loss, dloss/dout) of the outputs at the steps with a target."""
+        if self.objective == "mse":
+            err = out - ys
+            return float(np.mean(err * err)), err * (2.0 / err.size)
+        logp = log_softmax(out, axis=-1)
+        index = ys[..., None]
+        dout = np.exp(logp)
+        np.put_along_axis(dout, index, np.take_along_axis(dout, index, -1) - 1.0, -1)
+        return float(-np.mean(np.take_along_axis(logp, index, -1))), dout / ys.size
+
+    def loss(self, xs, ys) -> float:
+        """The objective on a batch ``xs (T, B, D)``, ``ys`` (see :mod:`gradflow.train`)."""
+        _, out = self._outputs(xs)
+        ys, per_step = self._targets(ys, out.shape[0], out.shape[1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._loss(out if per_step else out[-1], ys)[0]
+
+    def value_and_grad(self, xs, ys):
+        """``(loss, grads)``: the objective on a batch and its gradient, a dict like :attr:`params`.
+
+        Raises :class:`~gradflow._validation.NonFiniteError` if the forward run overflows. A
+        non-finite loss gradient (NaN targets, overflow) or a backward pass that overflows gives
+        NaN for every cell gradient, left for the clipper's ``nonfinite`` policy.
+        """
+        traj = self.cell.run(as_array(xs, "xs", ndim=3))
+        states = traj.states
+        ys, per_step = self._targets(ys, states.shape[0] - 1, states.shape[1])
+        hidden = states[1:] if per_step else states[-1]
+        k, n = self.W_out.shape
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = hidden @ self.W_out.T + self.b_out
+            loss, dout = self._loss(out, ys)
+            flat = dout.reshape(-1, k)
+            grads_out = {"W_out": flat.T @ hidden.reshape(-1, n), "b_out": flat.sum(axis=0)}
+            cotangent = dout @ self.W_out
+        adjoints = None
+        if np.isfinite(cotangent).all():
+            if per_step:
+                v = np.zeros_like(states)
+                v[1:] = cotangent
+            else:
+                v = cotangent
+            adjoints = backprop(self.cell, traj, v)
+        if adjoints is not None and np.isfinite(adjoints).all():
+            grads = self.cell.param_grads(traj, adjoints)
+        else:  # NaN targets or an overflow: the clipper's nonfinite policy decides
+            grads = {name: np.full(p.shape, np.nan) for name, p in self.cell.params.items()}
+        grads.update(grads_out)
+        return loss, grads
+
+
+def init_model(
+    task, hidden, *, init="orthogonal", gain=1.0, activation="tanh", objective=None, rng=None
+) -> Model:
+    """A freshly initialised Elman network with a linear readout.
+
+    Parameters
+    ----------
+    task : Task, str or tuple of int
+        Sets D, K and the objective: a :class:`Task`, a task name, or ``(input_size,
+        output_size)`` (objective ``"mse"`` unless given).
+    hidden : int
+        Number of hidden units N.
+    init : str, default "orthogonal"
+        Initialiser of ``W_hh`` by name (:func:`gradflow.init.get`), scaled by ``gain``.
+    gain : float, default 1.0
+    activation : {"tanh", "relu", "sigmoid", "linear"}
+    objective : {"mse", "xent"}, optional
+        Overrides the task's objective.
+    rng : int, Generator or None
+        Draws W_hh, then W_xh, then W_out, in that order.
+
+    Notes
+    -----
+    ``W_xh`` and ``W_out`` are drawn from U(−1/√N, 1/√N), PyTorch's default for ``nn.RNN`` and
+    ``nn.Linear(N, K)``; the biases start at zero.
+
+    Examples
+    --------
+    >>> model = init_model((3, 2), 16, gain=1.5, rng=0)
+    >>> model.cell, model.W_out.shape, model.objective
+    (Elman(hidden_size=16, input_size=3, activation='tanh'), (2, 16), 'mse')
+    """
+    if isinstance(task, tuple):
+        d, k = (as_int(v, "task", minimum=1) for v in task) if len(task) == 2 else (0, 0)
+        if not d:
+            raise ValueError(f"task: expected (input_size, output_size), got {task!r}")
+        default = "mse"
+    else:
+        spec = make_task(task, T=1 if isinstance(task, str) else None)
+        d, k, default = spec.input_size, spec.output_size, spec.objective
+    hidden = as_int(hidden, "hidden", minimum=1)
+    gen = as_generator(rng)
+    W_hh = _init.get(init)(hidden, gain=gain, rng=gen)
+    bound = 1.0 / np.sqrt(hidden)
+    W_xh = gen.uniform(-bound, bound, size=(hidden, d))
+    W_out = gen.uniform(-bound, bound, size=(k, hidden))
+    cell = Elman(W_hh, W_xh, np.zeros(hidden), activation=activation)
+    return Model(cell, W_out, np.zeros(k), default if objective is None else objective)

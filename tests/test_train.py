@@ -1,0 +1,399 @@
+"""Training: BPTT gradients of the full model, fit, the non-finite policy, compare_clipping."""
+
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gradflow import clip, tasks, train
+from gradflow._validation import NonFiniteError
+from gradflow.cells import Elman
+
+N, D, K, T, B = 4, 3, 3, 5, 2
+
+
+def make_model(activation="tanh", objective="mse", *, gain=0.9, rng=0, n=N, d=D, k=K):
+    rng = np.random.default_rng(rng)
+    cell = Elman(
+        rng.normal(size=(n, n)) * gain / np.sqrt(n),
+        rng.normal(size=(n, d)),
+        rng.normal(size=n) * 0.3,
+        activation=activation,
+    )
+    return train.Model(cell, rng.normal(size=(k, n)), rng.normal(size=k) * 0.1, objective)
+
+
+def make_batch(objective, per_step, rng=1):
+    rng = np.random.default_rng(rng)
+    xs = rng.normal(size=(T, B, D))
+    lead = (T, B) if per_step else (B,)
+    if objective == "mse":
+        return xs, rng.normal(size=(*lead, K))
+    return xs, rng.integers(0, K, size=lead)
+
+
+CASES = [
+    (act, obj, per_step)
+    for act in ("tanh", "relu")
+    for obj in ("mse", "xent")
+    for per_step in (False, True)
+]
+
+
+@pytest.mark.parametrize(("activation", "objective", "per_step"), CASES)
+def test_gradients_match_central_differences(activation, objective, per_step):
+    model = make_model(activation, objective)
+    xs, ys = make_batch(objective, per_step)
+    loss, grads = model.value_and_grad(xs, ys)
+    assert loss == pytest.approx(model.loss(xs, ys), rel=1e-15)
+    params = model.params
+    assert sorted(grads) == sorted(params) == ["W_hh", "W_out", "W_xh", "b", "b_out"]
+    eps = 1e-6
+    for name, value in params.items():
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            shifted = {k: v.copy() for k, v in params.items()}
+            shifted[name][index] = value[index] + eps
+            up = model.with_params(shifted).loss(xs, ys)
+            shifted[name][index] = value[index] - eps
+            down = model.with_params(shifted).loss(xs, ys)
+            numeric[index] = (up - down) / (2 * eps)
+        assert grads[name].shape == value.shape
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize(("objective", "per_step"), [("mse", False), ("xent", True)])
+def test_gradients_match_torch_autograd(nonlinearity, objective, per_step):
+    torch = pytest.importorskip("torch")
+    model = make_model(nonlinearity, objective, rng=5)
+    xs, ys = make_batch(objective, per_step, rng=6)
+    loss, grads = model.value_and_grad(xs, ys)
+
+    rnn = torch.nn.RNN(D, N, nonlinearity=nonlinearity, dtype=torch.float64)
+    readout = torch.nn.Linear(N, K, dtype=torch.float64)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(torch.tensor(model.cell.W_hh))
+        rnn.weight_ih_l0.copy_(torch.tensor(model.cell.W_xh))
+        rnn.bias_ih_l0.copy_(torch.tensor(model.cell.b))
+        rnn.bias_hh_l0.zero_()  # torch has two biases; ours is b_ih + b_hh
+        readout.weight.copy_(torch.tensor(model.W_out))
+        readout.bias.copy_(torch.tensor(model.b_out))
+    hidden, _ = rnn(torch.tensor(xs))
+    if objective == "mse":
+        torch_loss = ((readout(hidden[-1]) - torch.tensor(ys)) ** 2).mean()
+    else:
+        logits = readout(hidden).reshape(-1, K)
+        torch_loss = torch.nn.functional.cross_entropy(logits, torch.tensor(ys).reshape(-1))
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    pairs = {
+        "W_hh": rnn.weight_hh_l0,
+        "W_xh": rnn.weight_ih_l0,
+        "b": rnn.bias_ih_l0,
+        "W_out": readout.weight,
+        "b_out": readout.bias,
+    }
+    for name, tensor in pairs.items():
+        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(grads["b"], rnn.bias_hh_l0.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_copy_task_loss_at_init_is_near_uniform_guess():
+    task = train.make_task("copy", T=5)
+    model = train.init_model(task, 16, rng=0)
+    xs, ys = task.sample(64, rng=1)
+    loss, grads = model.value_and_grad(xs, ys)
+    # small readout weights: logits near 0, so every step costs about ln 10
+    assert abs(loss - np.log(10)) < 0.2
+    assert grads["W_out"].shape == (10, 16)
+
+
+def test_make_task_and_init_model():
+    task = train.make_task("adding", T=12)
+    assert (task.input_size, task.output_size, task.objective) == (2, 1, "mse")
+    assert task.baseline == pytest.approx(tasks.adding_baseline())
+    copy = train.make_task("copy", T=7)
+    assert copy.baseline == pytest.approx(tasks.copy_baseline(7))
+    assert train.make_task(task) is task
+
+    def custom(T, batch, rng=None):
+        return np.ones((T, batch, 4)), np.zeros((T, batch), dtype=int)
+
+    spec = train.make_task(custom, T=3)
+    assert (spec.input_size, spec.objective) == (4, "xent")
+    a = train.init_model(task, 8, gain=1.3, rng=4)
+    b = train.init_model("adding", 8, gain=1.3, rng=4)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    # orthogonal times gain: every singular value equals the gain
+    np.testing.assert_allclose(np.linalg.svd(a.cell.W_hh, compute_uv=False), 1.3, rtol=1e-12)
+    assert np.all(np.abs(a.cell.W_xh) <= 1 / np.sqrt(8))
+
+
+def _nan_sometimes(T, batch, rng=None):
+    """The adding task with NaN targets on about a third of the batches."""
+    rng = np.random.default_rng(rng)
+    xs, ys = tasks.adding(T, batch, rng=rng)
+    if rng.random() < 0.35:
+        ys = ys * np.nan
+    return xs, ys
+
+
+def test_fit_skips_nonfinite_steps_and_leaves_parameters_unchanged():
+    model = train.init_model("adding", 6, rng=0)
+    history = train.fit(
+        _nan_sometimes, model, T=8, clip="global:1", optimizer="momentum", lr=0.05,
+        steps=30, batch=4, rng=2, snapshot_every=1, progress=False,
+    )  # fmt: skip
+    frame = history.frame
+    bad = frame["nonfinite"].to_numpy()
+    assert 3 <= bad.sum() <= 20
+    assert np.array_equal(frame["skipped"].to_numpy(), bad)
+    assert np.all(frame.loc[bad, "update_norm"] == 0)
+    assert np.all(frame.loc[~bad, "update_norm"] > 0)
+    moved = np.any(np.diff(history.snapshots, axis=0) != 0, axis=1)
+    assert np.array_equal(moved, ~bad)
+    assert history.status == "completed" and history.diverged  # NaN losses are recorded
+
+
+def test_fit_nonfinite_raise_and_zero_policies():
+    model = train.init_model("adding", 6, rng=0)
+    kwargs = {"T": 8, "lr": 0.05, "steps": 30, "batch": 4, "rng": 2, "progress": False}
+    with pytest.raises(NonFiniteError, match="nonfinite='raise'"):
+        train.fit(_nan_sometimes, model, clip=clip.by_norm(1.0, nonfinite="raise"), **kwargs)
+    history = train.fit(_nan_sometimes, model, clip=clip.none(nonfinite="zero"), **kwargs)
+    assert history.frame["nonfinite"].any() and not history.frame["skipped"].any()
+
+
+def test_fit_records_forward_overflow_and_stops_on_nonfinite_parameters():
+    rng = np.random.default_rng(0)
+    cell = Elman(1e3 * np.eye(4), rng.normal(size=(4, 2)), np.zeros(4), activation="linear")
+    model = train.Model(cell, rng.normal(size=(1, 4)), np.zeros(1))
+    history = train.fit("adding", model, T=120, lr=0.1, steps=3, batch=2, progress=False)
+    assert np.isinf(history.frame["loss"]).all() and history.frame["skipped"].all()
+    assert history.diverged and history.status == "completed"
+
+    model = train.init_model("adding", 6, rng=0)
+    history = train.fit(
+        "adding", model, T=8, optimizer="sgd", lr=1e308, steps=10, batch=4, rng=1, progress=False
+    )
+    assert history.status == "nonfinite_params" and history.diverged
+    assert len(history.frame) == 1 and history.frame["skipped"].iloc[0]
+    assert np.isinf(history.frame["update_norm"].iloc[0])
+    for name, value in history.model.params.items():  # the last finite parameters
+        np.testing.assert_array_equal(value, model.params[name])
+
+
+def test_fit_frame_records_clipping_and_spectra():
+    model = train.init_model("adding", 8, gain=1.2, rng=3)
+    lr, threshold = 0.01, 0.05
+    history = train.fit(
+        "adding", model, T=20, clip=f"global:{threshold}", optimizer="sgd", lr=lr,
+        steps=12, batch=8, rng=4, snapshot_every=1, record_every=1, progress=False,
+    )  # fmt: skip
+    frame = history.frame
+    assert tuple(frame.columns) == train.COLUMNS
+    assert frame["step"].tolist() == list(range(12))
+    clipped = frame["clipped"].to_numpy()
+    assert clipped.any()
+    np.testing.assert_allclose(frame.loc[clipped, "grad_norm_clipped"], threshold, rtol=1e-12)
+    np.testing.assert_allclose(frame["update_norm"], lr * frame["grad_norm_clipped"], rtol=1e-12)
+    np.testing.assert_allclose(frame.loc[clipped, "cosine"], 1.0)
+    assert np.all(frame.loc[clipped, "grad_norm"] > threshold)
+    for i, step in enumerate(history.snapshot_steps[:-1]):
+        W = history.params_at(i)["W_hh"]
+        row = frame.set_index("step").loc[step]
+        assert row["spectral_radius"] == pytest.approx(np.abs(np.linalg.eigvals(W)).max())
+        assert row["sigma_max"] == pytest.approx(np.linalg.norm(W, 2))
+    np.testing.assert_array_equal(history.params_at(-1)["W_hh"], history.model.cell.W_hh)
+    sparse = train.fit(
+        "adding", model, T=20, lr=lr, steps=12, batch=8, rng=4, record_every=5, progress=False
+    )
+    assert sparse.frame["step"].tolist() == [0, 5, 10, 11]
+
+
+def test_fit_with_adaptive_clipping_passes_the_parameters():
+    model = train.init_model("adding", 6, rng=1)
+    history = train.fit(
+        "adding", model, T=10, clip="adaptive:0.01", optimizer="sgd", lr=0.1, steps=4,
+        batch=4, rng=0, snapshot_every=1, spectral=False, progress=False,
+    )  # fmt: skip
+    frame = history.frame
+    assert frame["clipped"].all()
+    assert np.all(frame["grad_norm_clipped"] < frame["grad_norm"])
+    # AGC bounds each row of the update by lr * 0.01 * the row's weight norm (eps 1e-3)
+    before, after = history.params_at(0), history.params_at(1)
+    step = np.linalg.norm(after["W_hh"] - before["W_hh"], axis=1)
+    bound = 0.1 * 0.01 * np.maximum(np.linalg.norm(before["W_hh"], axis=1), 1e-3)
+    assert np.all(step <= bound * (1 + 1e-12))
+
+
+def test_fit_learns_the_adding_task():
+    """A seeded IRNN (identity init, ReLU; Le et al. 2015) beats the baseline 1/6 at T = 50."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    task = train.make_task("adding", T=50)
+    model = train.init_model(task, 32, init="identity", activation="relu", rng=0)
+    with threadpoolctl.threadpool_limits(1):  # small GEMMs: threads only add contention
+        history = train.fit(
+            task, model, clip="global:1", optimizer="adam", lr=3e-3, steps=300, batch=32,
+            rng=1, spectral=False, progress=False,
+        )  # fmt: skip
+    xs, ys = task.sample(512, rng=99)
+    assert history.model.loss(xs, ys) < 0.6 * task.baseline
+    assert model.loss(xs, ys) > task.baseline  # it was not solved at the start
+
+
+def test_pca_path_against_independent_decompositions():
+    rng = np.random.default_rng(0)
+    plane = np.linalg.qr(rng.normal(size=(50, 2)))[0]  # orthonormal 2-frame in R^50
+    coords_true = rng.normal(size=(9, 2)) * [3.0, 0.5]
+    snapshots = 7.0 + coords_true @ plane.T
+    coords, explained = train.pca_path(snapshots)
+    pairwise = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    original = np.linalg.norm(snapshots[:, None] - snapshots[None], axis=-1)
+    np.testing.assert_allclose(pairwise, original, atol=1e-10)
+    assert explained.sum() == pytest.approx(1.0)
+    noisy = snapshots + rng.normal(size=snapshots.shape)
+    _, explained = train.pca_path(noisy, n_components=3)
+    centred = noisy - noisy.mean(axis=0)
+    eig = np.sort(np.linalg.eigvalsh(centred @ centred.T))[::-1]
+    np.testing.assert_allclose(explained, eig[:3] / eig.sum(), rtol=1e-10)
+    still, ratio = train.pca_path(np.ones((4, 3)))
+    assert np.all(still == 0) and np.all(ratio == 0)
+
+
+def test_project_paths_shares_one_basis():
+    model = train.init_model("adding", 4, rng=0)
+    runs = {
+        rule: train.fit("adding", model, T=6, clip=rule, lr=0.05, steps=6, batch=3, rng=0,
+                        snapshot_every=1, spectral=False, progress=False)
+        for rule in ("none", "global:0.01")
+    }  # fmt: skip
+    frame, explained = train.project_paths(runs)
+    assert frame.groupby("label").size().to_dict() == {"global:0.01": 7, "none": 7}
+    start = frame[frame.step == 0]
+    np.testing.assert_allclose(start["pc1"].iloc[0], start["pc1"].iloc[1])  # same start
+    assert 0 < explained.sum() <= 1
+
+
+@pytest.fixture(scope="module")
+def grid():
+    kwargs = {
+        "T": 10, "hidden": 6, "steps": 8, "batch": 4, "eval_batch": 16, "rng": 7,
+        "lr": 1e-2, "return_steps": True,
+    }  # fmt: skip
+    return kwargs, train.compare_clipping("adding", ["none", "value", "global:1e9"], [0.1, 1.0],
+                                          seeds=2, **kwargs)  # fmt: skip
+
+
+def test_compare_clipping_grid_and_identical_starts(grid):
+    _, (summary, steps) = grid
+    assert summary[["rule", "threshold"]].drop_duplicates().shape[0] == 4
+    assert len(summary) == 8 and set(summary["seed"]) == {0, 1}
+    for column in ("final_loss", "diverged", "steps_to_target", "train_loss", "status"):
+        assert column in summary
+    first = steps[steps.step == 0]
+    for _, group in first.groupby("seed"):  # same model and batch per seed under every rule
+        assert group["loss"].nunique() == 1 and group["grad_norm"].nunique() == 1
+    assert first.groupby("rule")["loss"].nunique().max() == 2  # the seeds differ
+    # a threshold that is never reached changes nothing
+    none = summary[summary.rule == "none"].reset_index(drop=True)
+    huge = summary[summary.rule == "global"].reset_index(drop=True)
+    np.testing.assert_array_equal(none["final_loss"], huge["final_loss"])
+    assert not summary["diverged"].any()
+
+
+@pytest.mark.parametrize("pool", [ThreadPoolExecutor, ProcessPoolExecutor])
+def test_compare_clipping_same_result_under_any_executor(grid, pool):
+    kwargs, (summary, steps) = grid
+    with pool(max_workers=2) as executor:
+        again, steps_again = train.compare_clipping(
+            "adding", ["none", "value", "global:1e9"], [0.1, 1.0], seeds=2,
+            executor=executor, **kwargs,
+        )  # fmt: skip
+    pd.testing.assert_frame_equal(summary, again)
+    pd.testing.assert_frame_equal(steps, steps_again)
+
+
+def test_compare_clipping_steps_to_target():
+    frame = train.compare_clipping(
+        "adding", ["none"], seeds=1, T=6, hidden=4, steps=20, batch=8, eval_batch=8,
+        lr=0.05, target_loss=1e9, window=3, rng=0,
+    )  # fmt: skip
+    assert frame["steps_to_target"].iloc[0] == 2  # mean of steps 0..2 is below any loss
+    frame = train.compare_clipping(
+        "adding", ["none"], seeds=1, T=6, hidden=4, steps=5, batch=8, eval_batch=8,
+        lr=0.05, target_loss=1e-12, rng=0,
+    )  # fmt: skip
+    assert np.isnan(frame["steps_to_target"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "words"),
+    [
+        (dict(lr=0.0), ValueError, "lr"),
+        (dict(lr=-1e-3), ValueError, "lr"),
+        (dict(optimizer="rmsprop"), ValueError, "optimizer"),
+        (dict(clip="value:-1"), ValueError, "threshold"),
+        (dict(clip="bogus:1"), ValueError, "rule"),
+        (dict(steps=0), ValueError, "steps"),
+        (dict(batch=2.5), TypeError, "batch"),
+        (dict(T=None), ValueError, "T"),
+        (dict(task="addition"), ValueError, "task"),
+        (dict(model="model"), TypeError, "model"),
+        (dict(record_every=0), ValueError, "record_every"),
+    ],
+)
+def test_fit_bad_arguments_give_one_line_errors(call, exc, words):
+    kwargs = {
+        "task": "adding", "model": train.init_model("adding", 3, rng=0), "T": 5, "lr": 0.1,
+        "steps": 2, "batch": 2, "progress": False,
+    }  # fmt: skip
+    kwargs.update(call)
+    with pytest.raises(exc) as info:
+        train.fit(kwargs.pop("task"), kwargs.pop("model"), **kwargs)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("rules", "thresholds", "words"),
+    [
+        (["value"], [-1.0], "thresholds"),
+        (["value"], [0.0], "thresholds"),
+        (["bogus"], [1.0], "rule"),
+        (["global:-2"], None, "threshold"),
+        (["norm"], None, "thresholds"),
+        ([], None, "rules"),
+    ],
+)
+def test_compare_clipping_bad_rules_and_thresholds(rules, thresholds, words):
+    with pytest.raises(ValueError) as info:
+        train.compare_clipping("adding", rules, thresholds, seeds=1, T=5, steps=1, batch=2)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_model_bad_inputs():
+    model = make_model()
+    xs, ys = make_batch("mse", False)
+    with pytest.raises(ValueError, match="ys: expected shape"):
+        model.value_and_grad(xs, ys[:, :2])
+    with pytest.raises(ValueError, match="xs"):
+        model.value_and_grad(xs[0], ys)
+    with pytest.raises(TypeError, match="ys"):
+        make_model(objective="xent").value_and_grad(xs, ys)
+    with pytest.raises(ValueError, match="class ids"):
+        make_model(objective="xent").value_and_grad(xs, np.full(B, K))
+    with pytest.raises(ValueError, match="W_out"):
+        train.Model(model.cell, np.zeros((2, N + 1)), np.zeros(2))
+    with pytest.raises(ValueError, match="objective"):
+        train.Model(model.cell, model.W_out, model.b_out, "hinge")
+    with pytest.raises(ValueError, match="shared weights"):
+        train.Model(Elman(np.zeros((2, N, N)), np.zeros((2, N, D))), model.W_out, model.b_out)
+    with pytest.raises(ValueError, match="W_xh"):
+        train.Model(Elman(np.eye(N)), model.W_out, model.b_out)
+    with pytest.raises(ValueError, match="task"):
+        train.init_model((2,), 4)
+    with pytest.raises(ValueError, match="hidden"):
+        train.init_model("adding", 0)

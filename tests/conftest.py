@@ -1,15 +1,13 @@
-"""Shared pytest fixtures.
+"""Shared pytest fixtures for tests/ (session settings are in the repository's conftest.py).
 
 Plots render with the non-interactive Agg backend, and every test starts with no open pyplot
 figures. Matplotlib is not imported here, so tests of the numerical layers run without it.
 """
 
-import os
 import sys
 
 import pytest
 
-os.environ["MPLBACKEND"] = "Agg"  # also inherited by subprocesses
 if "matplotlib" in sys.modules:
     sys.modules["matplotlib"].use("Agg")
 

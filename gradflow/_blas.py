@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from functools import lru_cache
 
-__all__ = ["SMALL_WORK_FLOPS", "one_thread_if_small"]
+__all__ = ["SMALL_WORK_FLOPS", "one_thread", "one_thread_if_small"]
 
 #: Work per call (flops) below which one BLAS thread is faster than several.
 SMALL_WORK_FLOPS = 2**24
@@ -39,3 +39,12 @@ def one_thread_if_small(work_flops: float):
     if controller is None or work_flops > SMALL_WORK_FLOPS:
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
+
+
+def one_thread():
+    """A context manager running BLAS on one thread (a no-op without threadpoolctl).
+
+    For loops over many small matrices (sweeps over seeds, the figure catalogue), where extra
+    BLAS threads only compete for the cores.
+    """
+    return one_thread_if_small(0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Callable
@@ -109,6 +110,17 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _pin_blas_threads() -> None:
+    """One BLAS thread unless the user chose otherwise (effective before numpy is imported).
+
+    Every command runs loops over small matrices, where threaded BLAS only adds contention;
+    without threadpoolctl (an optional dependency) the environment is the only lever.
+    """
+    if "numpy" not in sys.modules:
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, "1")
+
+
 def main(argv=None) -> int:
     """Run ``gradflow`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
 
@@ -119,6 +131,7 @@ def main(argv=None) -> int:
     >>> main(["figures", "--only", "nonesuch", "--out", "unused"])
     2
     """
+    _pin_blas_threads()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -69,6 +69,7 @@ def growth(
     palette=None,
     estimator="median",
     errorbar=("pi", 80),
+    band=None,
     theory=None,
     theory_y: str | None = None,
     theory_label: str = "theory",
@@ -101,6 +102,10 @@ def growth(
     errorbar : tuple or None, default ("pi", 80)
         Band around the estimate (``("pi", 80)``: the 10–90 % percentile interval); dropped
         when every (hue, style, x) has a single row.
+    band : (str, str), optional
+        Columns of ``data`` holding a precomputed band (natural logs, such as the 10 % and
+        90 % quantiles over seeds), for data with one row per (hue, style, x); drawn in
+        place of ``errorbar``.
     theory : pandas.DataFrame, optional
         Reference curves drawn dashed: columns ``x`` and ``theory_y`` (natural logs), one line
         per ``hue`` level when the column is present (in that level's colour), else one black
@@ -142,11 +147,16 @@ def growth(
     'lag $T - t$ (steps)'
     """
     _check_columns(data, [x, y, style], "data")
+    if band is not None:
+        if not isinstance(band, (tuple, list)) or len(band) != 2:
+            raise TypeError(f"band: expected a pair of column names, got {band!r}")
+        _check_columns(data, list(band), "data")
     if hue is not None and hue not in data.columns:
         hue = None
     if ax is None:
         ax = plt.gca()
-    frame = data.assign(**{y: data[y].to_numpy(dtype=float) * _LOG10_E})
+    scaled = [y, *(band or ())]
+    frame = data.assign(**{c: data[c].to_numpy(dtype=float) * _LOG10_E for c in scaled})
     keys = [c for c in (hue, style) if c is not None] + [x]
     if errorbar is not None and not frame.duplicated(keys).any():
         errorbar = None
@@ -154,20 +164,30 @@ def growth(
         palette = PALETTE
     if hue is None and "color" not in kwargs:
         kwargs["color"] = sns.color_palette(PALETTE)[0]
+    if band is not None:
+        if frame.duplicated(keys).any():
+            raise ValueError(f"band: expected data with one row per {keys}, got duplicates")
+        summary = frame[[*keys, y]].assign(_low=frame[band[0]], _high=frame[band[1]])
+    else:
+        summary = _summarise(frame, keys, y, estimator, errorbar)
+    draw_band = band is not None or (summary is not None and errorbar is not None)
+    before = len(ax.lines)
     sns.lineplot(
-        data=frame,
+        data=frame if summary is None else summary,
         x=x,
         y=y,
         hue=hue,
         hue_order=hue_order,
         style=style,
         palette=palette,
-        estimator=estimator,
-        errorbar=errorbar,
+        estimator=estimator if summary is None else None,
+        errorbar=errorbar if summary is None else None,
         legend=legend,
         ax=ax,
         **kwargs,
     )
+    if draw_band:
+        _draw_bands(ax, ax.lines[before:], summary, keys[:-1], x, y)
     if theory is not None:
         _draw_theory(ax, theory, x, theory_y or y, hue, palette, hue_order, theory_label)
         if legend:
@@ -178,6 +198,53 @@ def growth(
     ax.set_xlabel(r"lag $T - t$ (steps)")
     ax.set_ylabel("gradient norm (log scale)")
     return ax
+
+
+def _summarise(frame, keys, y, estimator, errorbar):
+    """Estimate and percentile band per (hue, style, x), vectorised; None for seaborn to do it.
+
+    Seaborn aggregates one x at a time (slow for hundreds of lags); a median or mean with a
+    percentile interval gives the same numbers from one grouped quantile.
+    """
+    if not isinstance(estimator, str) or estimator not in ("median", "mean"):
+        return None
+    if errorbar is not None and not (
+        isinstance(errorbar, tuple) and len(errorbar) == 2 and errorbar[0] == "pi"
+    ):
+        return None
+    grouped = frame.groupby(keys, sort=False, dropna=False)[y]
+    summary = grouped.agg(estimator).reset_index()
+    if errorbar is not None:
+        half = float(errorbar[1]) / 200.0
+        summary["_low"] = grouped.quantile(0.5 - half).to_numpy()
+        summary["_high"] = grouped.quantile(0.5 + half).to_numpy()
+    return summary
+
+
+def _draw_bands(ax, lines, summary, groups, x, y) -> None:
+    """Fill the percentile band under each line seaborn drew (matched by its data)."""
+    unused = list(lines)
+    parts = summary.groupby(groups, sort=False, dropna=False) if groups else [(None, summary)]
+    for _, part in parts:
+        part = part.sort_values(x)
+        xs, ys = part[x].to_numpy(dtype=float), part[y].to_numpy(dtype=float)
+        for line in unused:
+            lx, ly = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            if (
+                lx.shape == xs.shape
+                and np.array_equal(lx, xs)
+                and np.allclose(ly, ys, equal_nan=True)
+            ):
+                unused.remove(line)
+                ax.fill_between(
+                    xs,
+                    part["_low"].to_numpy(dtype=float),
+                    part["_high"].to_numpy(dtype=float),
+                    color=line.get_color(),
+                    alpha=0.2,
+                    linewidth=0,
+                )
+                break
 
 
 def _draw_theory(ax, theory, x, y, hue, palette, hue_order, label) -> None:

@@ -15,8 +15,9 @@ The default start, ``DEFAULT_START = (4.6, b*(4.6) − 10⁻³)``, sits on the f
 (:math:`b^*(4.6) = -2.3633`), where the gradient norm is about 314 while it is below 0.5 a
 hundredth further down the slope. With ``lr = 0.1`` the unclipped first step has length about
 31 and throws the parameters to (21, 24), on a flat shelf (loss 0.09) they never leave; with
-global-norm clipping at 1 the step is exactly 0.1 and the run settles in the valley next to
-the wall (loss about 0.01), as does value clipping at 1 (first step 0.1·√2). Found by scanning
+global-norm clipping at 1 the step is exactly 0.1 (value clipping at 1: 0.1·√2) and the run
+stays within about 0.16 of the start, crossing the wall back and forth, its loss jumping
+between about 0.3 and 10⁻³–10⁻² instead of being thrown onto the shelf. Found by scanning
 starts b*(w) − δ for w in {4.6, 5}, δ in {10⁻³, 3·10⁻³, 10⁻², 3·10⁻²} and lr in {0.03, 0.1,
 0.3}: closer to the threshold w ≈ 4.26 the wall is lower, further from it the face is too thin
 to land on.

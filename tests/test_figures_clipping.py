@@ -1,0 +1,190 @@
+"""Tests of the clipping figures (gradflow.figures.clipping), each in quick mode."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import QuadMesh
+from matplotlib.figure import Figure
+from scipy.special import expit
+
+from gradflow import figures, landscape, tasks, train
+from gradflow.figures import clipping
+from gradflow.plot.clipping import GIDS
+
+NAMES = ("cliff", "clipping_adding", "clipping_thresholds", "update_paths")
+COLUMNS = {
+    "cliff": ["layer", "panel", "rule", "step", "w", "b", "loss", "grad_norm"],
+    "clipping_adding": [
+        "rule", "step", "loss", "grad_norm", "update_norm", "cosine", "spectral_radius"
+    ],
+    "clipping_thresholds": ["rule", "threshold", "seed", "final_loss", "diverged"],
+    "update_paths": [
+        "basis", "rule", "step", "pc1", "pc2", "explained_pc1", "explained_pc2"
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return {name: figures.get(name)(quick=True) for name in NAMES}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clipping")
+    figures.write_catalogue(out, only=NAMES, quick=True)
+    return out
+
+
+def _lines(ax):
+    return [line for line in ax.lines if line.get_gid() is None and len(line.get_xdata())]
+
+
+def test_registered_in_order_with_captions():
+    names = figures.available()
+    assert [n for n in names if n in NAMES] == list(NAMES)
+    for name in NAMES:
+        spec = figures.get(name)
+        assert spec.source == f"gradflow.figures.clipping.{name}"
+        assert "{" not in spec.describe() and "{" not in spec.describe(quick=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_returns_figure_and_frame_and_csv(drawn, written, name):
+    fig, data = drawn[name]
+    assert isinstance(fig, Figure) and isinstance(data, pd.DataFrame)
+    assert list(data.columns) == COLUMNS[name]
+    assert len(data) > 0
+    csv = pd.read_csv(written / f"{name}.csv")
+    assert list(csv.columns) == COLUMNS[name] and len(csv) == len(data)
+    numeric = data.select_dtypes("number").columns
+    np.testing.assert_allclose(csv[numeric], data[numeric], rtol=1e-9, atol=1e-12)
+    assert (written / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rule_labels_and_colours():
+    assert clipping.rule_label("global:1") == "global norm, c = 1"
+    assert clipping.rule_label("adaptive:0.01") == "adaptive (AGC), λ = 0.01"
+    assert clipping.rule_label("none") == "no clipping"
+    colours = clipping.rule_colours(["value:0.1", "value:1", "global:1", "none"])
+    assert colours["value:0.1"] == colours["value:1"] != colours["global:1"] != colours["none"]
+
+
+# -- cliff ------------------------------------------------------------------------------------
+def test_cliff_data_and_drawing(drawn):
+    fig, data = drawn["cliff"]
+    params = figures.get("cliff").parameters(quick=True)
+    paths = data[data["layer"] == "path"]
+    expected = landscape.trajectories(params["rules"], lr=params["lr"],
+                                      n_steps=params["n_steps"], steps=params["steps"])  # fmt: skip
+    np.testing.assert_allclose(paths[["w", "b", "loss"]], expected[["w", "b", "loss"]])
+    overview, zoom = fig.axes[0], fig.axes[1]
+    # the overview surface is the frame's overview grid, rows along b
+    grid = data[(data["layer"] == "surface") & (data["panel"] == "overview")]
+    (mesh,) = [c for c in overview.collections if isinstance(c, QuadMesh)]
+    n = params["n_grid"]
+    np.testing.assert_allclose(mesh.get_array().reshape(n, n).filled(np.nan),
+                               grid["loss"].to_numpy().reshape(n, n))  # fmt: skip
+    # each path drawn over both surfaces, in step order
+    for ax in (overview, zoom):
+        lines = _lines(ax)
+        assert len(lines) == len(params["rules"])
+        np.testing.assert_allclose(lines[0].get_xdata(), paths[paths.rule == "none"]["w"])
+    # the wall: x0 = w sigma(x0) + b holds on it, and only beyond the threshold
+    wall = data[data["layer"] == "wall"]
+    np.testing.assert_allclose(wall["w"] * expit(0.5) + wall["b"], 0.5, atol=1e-12)
+    assert wall["w"].min() > tasks.cliff_threshold()
+    (drawn_wall,) = [line for line in zoom.lines if line.get_gid() == GIDS["wall"]]
+    np.testing.assert_allclose(drawn_wall.get_xdata(), wall[wall.panel == "zoom"]["w"])
+
+
+def test_cliff_science(drawn):
+    _, data = drawn["cliff"]
+    lr = figures.get("cliff").parameters(quick=True)["lr"]
+    paths = data[data["layer"] == "path"]
+    first = {rule: part.iloc[:2] for rule, part in paths.groupby("rule")}
+    length = {r: np.hypot(*np.diff(p[["w", "b"]].to_numpy(), axis=0)[0]) for r, p in first.items()}
+    g0 = first["none"]["grad_norm"].iloc[0]
+    assert g0 > 100  # the start is on the face of the wall
+    assert length["none"] == pytest.approx(lr * g0)  # unclipped: the full gradient step
+    assert length["global:1"] == pytest.approx(lr * 1.0)  # Pascanu's rule: exactly lr * c
+    assert length["value:1"] == pytest.approx(lr * np.sqrt(2))  # both components at c
+    end = paths[paths.rule == "none"].iloc[-1]
+    assert end["loss"] == pytest.approx(0.09) and end["grad_norm"] < 1e-12  # the plateau
+
+
+# -- clipping on the adding task --------------------------------------------------------------
+def test_clipping_adding_matches_direct_training(drawn):
+    fig, data = drawn["clipping_adding"]
+    p = figures.get("clipping_adding").parameters(quick=True)
+    task = train.make_task("adding", p["T"])
+    init_seed, data_seed = np.random.SeedSequence(p["rng"]).spawn(2)
+    model = train.init_model(
+        task, p["hidden"], init=p["init"], gain=p["gain"], activation=p["activation"],
+        rng=np.random.default_rng(init_seed),
+    )  # fmt: skip
+    history = train.fit(task, model, clip="global:1", optimizer=p["optimizer"], lr=p["lr"],
+                        steps=p["steps"], batch=p["batch"],
+                        rng=np.random.default_rng(data_seed), progress=False)  # fmt: skip
+    part = data[data["rule"] == "global:1"].reset_index(drop=True)
+    expected = history.frame[COLUMNS["clipping_adding"][1:]]
+    pd.testing.assert_frame_equal(part[expected.columns], expected)
+    # the loss panel draws the loss of each rule against the step
+    lines = _lines(fig.axes[0])
+    assert len(lines) == len(p["rules"])
+    finite = part[np.isfinite(part["loss"])]
+    np.testing.assert_allclose(lines[p["rules"].index("global:1")].get_ydata(), finite["loss"])
+    assert fig.axes[0].get_yscale() == "log" and fig.axes[3].get_yscale() == "linear"
+
+
+def test_clipping_adding_science(drawn):
+    _, data = drawn["clipping_adding"]
+    lr = figures.get("clipping_adding").parameters(quick=True)["lr"]
+    by_rule = dict(tuple(data.groupby("rule")))
+    ok = by_rule["none"][np.isfinite(by_rule["none"]["grad_norm"])]
+    # plain SGD without clipping: the update is lr times the raw gradient
+    np.testing.assert_allclose(ok["update_norm"], lr * ok["grad_norm"], rtol=1e-10)
+    # global-norm clipping at 1: updates of at most lr, the direction kept
+    glob = by_rule["global:1"]
+    assert (glob["update_norm"] <= lr * (1 + 1e-12)).all()
+    np.testing.assert_array_equal(glob["cosine"], 1.0)
+    assert (by_rule["value:0.1"]["cosine"] < 1).any()  # value clipping turns the gradient
+
+
+# -- thresholds -------------------------------------------------------------------------------
+def test_clipping_thresholds_matches_compare_clipping(drawn):
+    fig, data = drawn["clipping_thresholds"]
+    p = figures.get("clipping_thresholds").parameters(quick=True)
+    direct = train.compare_clipping(
+        "adding", ["none", *p["rules"]], list(p["thresholds"]), p["seeds"], T=p["T"],
+        hidden=p["hidden"], init=p["init"], gain=p["gain"], activation=p["activation"],
+        optimizer=p["optimizer"], lr=p["lr"], steps=p["steps"], batch=p["batch"], rng=p["rng"],
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(data, direct[COLUMNS["clipping_thresholds"]])
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    lines = _lines(ax)
+    value = data[data["rule"] == "value"]
+    np.testing.assert_allclose(
+        lines[0].get_ydata(), value.groupby("threshold")["final_loss"].median()
+    )
+    (ref,) = [line for line in ax.lines if line.get_gid() == GIDS["reference"]]
+    assert ref.get_ydata()[0] == pytest.approx(data[data.rule == "none"]["final_loss"].median())
+
+
+# -- update paths -----------------------------------------------------------------------------
+def test_update_paths_bases(drawn):
+    fig, data = drawn["update_paths"]
+    rules = figures.get("update_paths").parameters(quick=True)["rules"]
+    assert list(dict.fromkeys(data["basis"])) == ["all runs", "clipped runs"]
+    assert set(data[data.basis == "clipped runs"]["rule"]) == set(rules) - {"none"}
+    for _basis, part in data.groupby("basis"):
+        starts = part[part["step"] == 0][["pc1", "pc2"]].to_numpy()
+        np.testing.assert_allclose(starts - starts[0], 0.0, atol=1e-9)  # one common start
+        explained = part[["explained_pc1", "explained_pc2"]].drop_duplicates().to_numpy()
+        assert explained.shape == (1, 2) and explained.sum() <= 1 + 1e-12
+    assert len(fig.axes) == 2
+    lines = _lines(fig.axes[0])
+    first = data[(data.basis == "all runs") & (data.rule == rules[0])]
+    np.testing.assert_allclose(lines[0].get_xdata(), first["pc1"])
+    assert fig.axes[0].get_xlabel().startswith("PC 1 (")

@@ -35,6 +35,7 @@ from ._catalogue import (
 from . import foundation  # noqa: F401  isort: skip
 from . import sweeps  # noqa: F401  isort: skip
 from . import clipping  # noqa: F401  isort: skip
+from . import lyapunov  # noqa: F401  isort: skip
 
 __all__ = [
     "FORMATS",

@@ -4,15 +4,49 @@ Each function follows seaborn's contract, ``f(result, *, ax=None, **kwargs) -> A
 a tidy pandas DataFrame (one row per observation) or a small array, draws on the given Axes
 (default: the current one) and returns it. Statistics are computed by the layers below; this
 layer only draws. This is the only layer, with :mod:`gradflow.figures`, that imports matplotlib
-and seaborn.
+and seaborn. One module per plot family:
 
-- :func:`eigenvalues`: spectra in the complex plane with the unit circle and the circular law.
-- :func:`growth`: log gradient norm against lag on a logarithmic axis, with theory overlays.
+- :mod:`~gradflow.plot.spectra`: :func:`eigenvalues` in the complex plane with the unit circle
+  and the circular law.
+- :mod:`~gradflow.plot.growth`: :func:`growth`, log gradient norm against lag with theory.
+- :mod:`~gradflow.plot.sweeps`: :func:`growth_rates` against gain with theory curves,
+  :func:`spectral_gap` (spectral radius and σ_max against gain, Pascanu's threshold).
+- :mod:`~gradflow.plot.lyapunov`: :func:`lyapunov_spectrum`, :func:`phase_diagram`,
+  :func:`singular_value_spectra` of Jacobian products.
+- :mod:`~gradflow.plot.clipping`: :func:`landscape` (the single-unit loss surface and its
+  wall), :func:`trajectories` on it, :func:`training_curves`, :func:`threshold_sensitivity`,
+  :func:`parameter_paths`.
 - :func:`style_context`, :func:`palette`: the shared style file and colour-blind-safe colours.
 """
 
 from ._style import PALETTE, palette, style_context, style_path
+from .clipping import (
+    landscape,
+    parameter_paths,
+    threshold_sensitivity,
+    training_curves,
+    trajectories,
+)
 from .growth import growth
+from .lyapunov import lyapunov_spectrum, phase_diagram, singular_value_spectra
 from .spectra import eigenvalues
+from .sweeps import growth_rates, spectral_gap
 
-__all__ = ["PALETTE", "eigenvalues", "growth", "palette", "style_context", "style_path"]
+__all__ = [
+    "PALETTE",
+    "eigenvalues",
+    "growth",
+    "growth_rates",
+    "landscape",
+    "lyapunov_spectrum",
+    "palette",
+    "parameter_paths",
+    "phase_diagram",
+    "singular_value_spectra",
+    "spectral_gap",
+    "style_context",
+    "style_path",
+    "threshold_sensitivity",
+    "training_curves",
+    "trajectories",
+]

@@ -16,7 +16,7 @@ def blocks(language):
 def test_quick_start_has_exactly_the_two_set_up_commands():
     quick = README.read_text(encoding="utf-8").split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = [b.strip() for b in re.findall(r"```bash\n(.*?)```", quick, flags=re.S)]
-    assert commands == ['pip install . && gradflow figures', 'pip install -e ".[test]" && pytest']
+    assert commands == ["pip install . && gradflow figures", 'pip install -e ".[test]" && pytest']
 
 
 @pytest.mark.parametrize("index", range(len(blocks("python"))))

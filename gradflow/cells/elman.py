@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import NonFiniteError, as_array, as_int, as_matrix
 from .. import _activations
+from .._validation import NonFiniteError, as_array, as_int, as_matrix
 from ._base import Cell, Trajectory
 
 __all__ = ["Elman"]

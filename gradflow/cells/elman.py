@@ -227,7 +227,14 @@ class Elman(Cell):
         return _rmatvec(self.W_hh, v * self._derivs(traj, t))
 
     def _jvp(self, traj, t, vectors):
-        return self._derivs(traj, t)[..., :, None] * np.matmul(self.W_hh, vectors)
+        if self.W_hh.ndim == 2 and vectors.ndim == 2:
+            # (Vᵀ Wᵀ)ᵀ: the same GEMM, but the product comes out in Fortran order, which the
+            # LAPACK factorisations of Lyapunov and product-spectrum loops take without a copy.
+            out = (vectors.T @ self.W_hh.T).T
+        else:
+            out = np.matmul(self.W_hh, vectors)
+        out *= self._derivs(traj, t)[..., :, None]
+        return out
 
     def _jtvp(self, traj, t, vectors):
         return np.matmul(

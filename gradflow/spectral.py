@@ -80,33 +80,42 @@ def _arpack_failed(exc, what, n, method):
         ) from exc
 
 
-def _scaled_orthogonal_gain(M):
-    """``c`` when ``M = c Q`` with ``Q`` orthogonal (to rounding), else ``None``.
+def _scaled_orthogonal_gains(stack):
+    """``c`` for each ``M = c Q`` of the stack with ``Q`` orthogonal (to rounding), else NaN.
 
-    A Haar-like spectrum (all ``|lambda| = c``) has no gap, where ARPACK cannot converge. An
-    O(N^2) test with one random vector screens such matrices, one product ``M^T M`` confirms.
+    All singular values and all ``|lambda|`` of such a matrix equal ``c``: no decomposition is
+    needed (and ARPACK, which needs a spectral gap, cannot converge on them). An O(N^2) test
+    with one random vector screens the stack; one product ``M^T M`` confirms each candidate:
+    ``||M^T M - c^2 I||_F <= 1e-9 c^2`` puts every singular value, hence every ``|lambda|``,
+    in ``c [sqrt(1 - 1e-9), sqrt(1 + 1e-9)]``.
     """
-    n = M.shape[0]
-    c2 = float(np.vdot(M, M)) / n
-    if c2 == 0.0:
-        return 0.0
+    n = stack.shape[-1]
+    c2 = np.einsum("bij,bij->b", stack, stack) / n
+    gains = np.full(stack.shape[0], np.nan)
+    gains[c2 == 0.0] = 0.0
     x = np.random.default_rng(_ARPACK_SEED + 1).standard_normal(n)
-    y = M @ x
-    if abs(float(y @ y) / float(x @ x) - c2) > 1e-6 * c2:
-        return None
-    gram = M.T @ M
-    gram[np.diag_indices(n)] -= c2
-    # Every singular value, hence every |lambda|, lies in c * [sqrt(1 - d), sqrt(1 + d)].
-    if np.linalg.norm(gram) > _ORTHOGONALITY_TOL * c2:
-        return None
-    return float(np.sqrt(c2))
+    y = stack @ x
+    ratio = np.einsum("bi,bi->b", y, y) / float(x @ x)
+    candidates = np.flatnonzero((c2 > 0) & (np.abs(ratio - c2) <= 1e-6 * c2))
+    for i in candidates:
+        gram = stack[i].T @ stack[i]
+        gram[np.diag_indices(n)] -= c2[i]
+        if np.linalg.norm(gram) <= _ORTHOGONALITY_TOL * c2[i]:
+            gains[i] = np.sqrt(c2[i])
+    return gains
+
+
+def _screened(stack, decompose):
+    """``decompose(stack)`` where a matrix is not scaled orthogonal, ``c`` where it is."""
+    values = _scaled_orthogonal_gains(stack)
+    rest = np.isnan(values)
+    if rest.any():
+        values[rest] = decompose(stack[rest])
+    return values
 
 
 def _radius_arpack(M, method):
     n = M.shape[0]
-    gain = _scaled_orthogonal_gain(M)
-    if gain is not None:
-        return gain
     try:
         values = sparse_linalg.eigs(M, which="LM", return_eigenvectors=False, **_arpack_options(n))
     except sparse_linalg.ArpackError as exc:
@@ -148,9 +157,11 @@ def spectral_radius(W, *, method="auto"):
 
     Notes
     -----
-    ARPACK path: ``W = c Q`` with ``Q`` orthogonal (checked: ``||W^T W - c^2 I||_F <=
-    1e-9 c^2``) gives ``rho = c`` directly (to 5e-10 relative): all its eigenvalues have modulus
-    ``c`` and Arnoldi iteration cannot converge without a gap. Otherwise ``eigs`` runs from a
+    ``W = c Q`` with ``Q`` orthogonal (checked: ``||W^T W - c^2 I||_F <= 1e-9 c^2``) gives
+    ``rho = c`` directly, on either path (to 5e-10 relative at worst; to rounding for the
+    scaled orthogonal and identity initialisers): all its eigenvalues have modulus ``c``, so no
+    decomposition is needed, and Arnoldi iteration could not converge without a gap. On the
+    ARPACK path otherwise ``eigs`` runs from a
     fixed starting vector for at most ``max(300, N // 10)`` restarts. If it does not converge,
     ``"auto"`` falls back to the dense path (same answer, slower) and ``"arpack"`` raises
     :class:`~gradflow._validation.GradflowError`. ``N < 3`` always uses the dense path.
@@ -174,9 +185,9 @@ def spectral_radius(W, *, method="auto"):
     stack, batched = _as_stack(W)
     n = stack.shape[-1]
     if _use_arpack(n, method, smallest=3):
-        radii = [_radius_arpack(M, method) for M in stack]
+        radii = _screened(stack, lambda rest: [_radius_arpack(M, method) for M in rest])
     else:
-        radii = np.abs(np.linalg.eigvals(stack)).max(axis=-1)
+        radii = _screened(stack, lambda rest: np.abs(np.linalg.eigvals(rest)).max(axis=-1))
     return _unstack(radii, batched)
 
 
@@ -212,9 +223,9 @@ def spectral_norm(W, *, method="auto"):
     stack, batched = _as_stack(W)
     n = stack.shape[-1]
     if _use_arpack(n, method, smallest=2):
-        norms = [_norm_arpack(M, method) for M in stack]
+        norms = _screened(stack, lambda rest: [_norm_arpack(M, method) for M in rest])
     else:
-        norms = np.linalg.svd(stack, compute_uv=False)[:, 0]
+        norms = _screened(stack, lambda rest: np.linalg.svd(rest, compute_uv=False)[:, 0])
     return _unstack(norms, batched)
 
 

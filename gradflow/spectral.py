@@ -11,7 +11,8 @@ long-run growth of ``||W^t||`` is ``rho(W)^t`` (Gelfand's formula). For a Gaussi
 ``sigma_max ~ 2 rho``; they coincide only for normal matrices (:func:`non_normality` is 0).
 
 From ``N >= ARPACK_THRESHOLD`` on, :func:`spectral_radius` and :func:`spectral_norm` use ARPACK
-(``scipy.sparse.linalg.eigs`` / ``svds``, ``k=1``); every other function is dense.
+(``scipy.sparse.linalg.eigs`` / ``svds``, ``k=1``; the machinery is in ``gradflow._arpack``);
+every other function is dense.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import dataclasses
 
 import numpy as np
 import scipy.linalg
-from scipy.sparse import linalg as sparse_linalg
 
-from gradflow._validation import GradflowError, as_choice, as_matrix
+from gradflow._arpack import _norm_arpack, _radius_arpack, _screened, _use_arpack
+from gradflow._validation import as_matrix
 
 __all__ = [
     "ARPACK_THRESHOLD",
@@ -40,10 +41,6 @@ __all__ = [
 #: Matrix size from which ``method="auto"`` switches from dense decompositions to ARPACK.
 ARPACK_THRESHOLD = 2000
 
-_METHODS = ("auto", "dense", "arpack")
-_ARPACK_SEED = 0  # fixed starting vector: ARPACK results are reproducible run to run
-_ORTHOGONALITY_TOL = 1e-9  # ||W^T W - c^2 I||_F / c^2 below which W counts as c * orthogonal
-
 
 def _as_stack(W):
     """Validate ``W`` and return it as a stack ``(B, N, N)`` and whether it was batched."""
@@ -55,87 +52,6 @@ def _unstack(values, batched):
     """A float for one matrix, the float64 array ``(B,)`` for a batch."""
     values = np.asarray(values, dtype=np.float64)
     return values if batched else float(values[0])
-
-
-def _use_arpack(n, method, smallest):
-    method = as_choice(method, "method", _METHODS)
-    if n < smallest:  # ARPACK needs k=1 < n - 1 (eigs) or k < n (svds)
-        return False
-    return method == "arpack" or (method == "auto" and n >= ARPACK_THRESHOLD)
-
-
-def _arpack_options(n):
-    start = np.random.default_rng(_ARPACK_SEED).standard_normal(n)
-    # ~20 products W @ x per restart, so ~2N products for large N: about the dense cost.
-    return {"k": 1, "v0": start, "maxiter": max(300, n // 10)}
-
-
-def _arpack_failed(exc, what, n, method):
-    """Raise the one-line error for ``method="arpack"``; with ``"auto"`` return to fall back."""
-    if method == "arpack":
-        detail = " ".join(str(exc).split())
-        raise GradflowError(
-            f"W: ARPACK did not converge to the {what} of a ({n}, {n}) matrix ({detail}); "
-            "use method='dense' or method='auto'"
-        ) from exc
-
-
-def _scaled_orthogonal_gains(stack):
-    """``c`` for each ``M = c Q`` of the stack with ``Q`` orthogonal (to rounding), else NaN.
-
-    All singular values and all ``|lambda|`` of such a matrix equal ``c``: no decomposition is
-    needed (and ARPACK, which needs a spectral gap, cannot converge on them). An O(N^2) test
-    with one random vector screens the stack; one product ``M^T M`` confirms each candidate:
-    ``||M^T M - c^2 I||_F <= 1e-9 c^2`` puts every singular value, hence every ``|lambda|``,
-    in ``c [sqrt(1 - 1e-9), sqrt(1 + 1e-9)]``.
-    """
-    n = stack.shape[-1]
-    c2 = np.einsum("bij,bij->b", stack, stack) / n
-    gains = np.full(stack.shape[0], np.nan)
-    gains[c2 == 0.0] = 0.0
-    x = np.random.default_rng(_ARPACK_SEED + 1).standard_normal(n)
-    y = stack @ x
-    ratio = np.einsum("bi,bi->b", y, y) / float(x @ x)
-    candidates = np.flatnonzero((c2 > 0) & (np.abs(ratio - c2) <= 1e-6 * c2))
-    for i in candidates:
-        gram = stack[i].T @ stack[i]
-        gram[np.diag_indices(n)] -= c2[i]
-        if np.linalg.norm(gram) <= _ORTHOGONALITY_TOL * c2[i]:
-            gains[i] = np.sqrt(c2[i])
-    return gains
-
-
-def _screened(stack, decompose):
-    """``decompose(stack)`` where a matrix is not scaled orthogonal, ``c`` where it is."""
-    values = _scaled_orthogonal_gains(stack)
-    rest = np.isnan(values)
-    if rest.any():
-        values[rest] = decompose(stack[rest])
-    return values
-
-
-def _radius_arpack(M, method):
-    n = M.shape[0]
-    try:
-        values = sparse_linalg.eigs(M, which="LM", return_eigenvectors=False, **_arpack_options(n))
-    except sparse_linalg.ArpackError as exc:
-        _arpack_failed(exc, "spectral radius", n, method)
-        return float(np.abs(np.linalg.eigvals(M)).max())
-    return float(np.abs(values).max())
-
-
-def _norm_arpack(M, method):
-    n = M.shape[0]
-    if not M.any():  # ARPACK stops on a zero Krylov vector
-        return 0.0
-    try:
-        values = sparse_linalg.svds(
-            M, solver="arpack", return_singular_vectors=False, **_arpack_options(n)
-        )
-    except sparse_linalg.ArpackError as exc:
-        _arpack_failed(exc, "largest singular value", n, method)
-        return float(np.linalg.svd(M, compute_uv=False)[0])
-    return float(np.max(values))
 
 
 def spectral_radius(W, *, method="auto"):
@@ -184,7 +100,7 @@ def spectral_radius(W, *, method="auto"):
     """
     stack, batched = _as_stack(W)
     n = stack.shape[-1]
-    if _use_arpack(n, method, smallest=3):
+    if _use_arpack(n, method, smallest=3, threshold=ARPACK_THRESHOLD):
         radii = _screened(stack, lambda rest: [_radius_arpack(M, method) for M in rest])
     else:
         radii = _screened(stack, lambda rest: np.abs(np.linalg.eigvals(rest)).max(axis=-1))
@@ -222,7 +138,7 @@ def spectral_norm(W, *, method="auto"):
     """
     stack, batched = _as_stack(W)
     n = stack.shape[-1]
-    if _use_arpack(n, method, smallest=2):
+    if _use_arpack(n, method, smallest=2, threshold=ARPACK_THRESHOLD):
         norms = _screened(stack, lambda rest: [_norm_arpack(M, method) for M in rest])
     else:
         norms = _screened(stack, lambda rest: np.linalg.svd(rest, compute_uv=False)[:, 0])

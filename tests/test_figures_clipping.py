@@ -1,19 +1,16 @@
-"""Tests of the clipping figures (gradflow.figures.clipping), each in quick mode."""
+"""Tests of the training-based clipping figures (gradflow.figures.clipping), in quick mode."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
-from scipy.special import expit
 
-from gradflow import figures, landscape, tasks, train
+from gradflow import figures, train
 from gradflow.figures import clipping
 from gradflow.plot.clipping import GIDS
 
-NAMES = ("cliff", "clipping_adding", "clipping_thresholds", "update_paths")
+NAMES = ("clipping_adding", "clipping_thresholds", "update_paths")
 COLUMNS = {
-    "cliff": ["layer", "panel", "rule", "step", "w", "b", "loss", "grad_norm"],
     "clipping_adding": [
         "rule", "step", "loss", "grad_norm", "update_norm", "cosine", "spectral_radius"
     ],
@@ -68,49 +65,6 @@ def test_rule_labels_and_colours():
     assert clipping.rule_label("none") == "no clipping"
     colours = clipping.rule_colours(["value:0.1", "value:1", "global:1", "none"])
     assert colours["value:0.1"] == colours["value:1"] != colours["global:1"] != colours["none"]
-
-
-# -- cliff ------------------------------------------------------------------------------------
-def test_cliff_data_and_drawing(drawn):
-    fig, data = drawn["cliff"]
-    params = figures.get("cliff").parameters(quick=True)
-    paths = data[data["layer"] == "path"]
-    expected = landscape.trajectories(params["rules"], lr=params["lr"],
-                                      n_steps=params["n_steps"], steps=params["steps"])  # fmt: skip
-    np.testing.assert_allclose(paths[["w", "b", "loss"]], expected[["w", "b", "loss"]])
-    overview, zoom = fig.axes[0], fig.axes[1]
-    # the overview surface is the frame's overview grid, rows along b
-    grid = data[(data["layer"] == "surface") & (data["panel"] == "overview")]
-    (mesh,) = [c for c in overview.collections if isinstance(c, QuadMesh)]
-    n = params["n_grid"]
-    np.testing.assert_allclose(mesh.get_array().reshape(n, n).filled(np.nan),
-                               grid["loss"].to_numpy().reshape(n, n))  # fmt: skip
-    # each path drawn over both surfaces, in step order
-    for ax in (overview, zoom):
-        lines = _lines(ax)
-        assert len(lines) == len(params["rules"])
-        np.testing.assert_allclose(lines[0].get_xdata(), paths[paths.rule == "none"]["w"])
-    # the wall: x0 = w sigma(x0) + b holds on it, and only beyond the threshold
-    wall = data[data["layer"] == "wall"]
-    np.testing.assert_allclose(wall["w"] * expit(0.5) + wall["b"], 0.5, atol=1e-12)
-    assert wall["w"].min() > tasks.cliff_threshold()
-    (drawn_wall,) = [line for line in zoom.lines if line.get_gid() == GIDS["wall"]]
-    np.testing.assert_allclose(drawn_wall.get_xdata(), wall[wall.panel == "zoom"]["w"])
-
-
-def test_cliff_science(drawn):
-    _, data = drawn["cliff"]
-    lr = figures.get("cliff").parameters(quick=True)["lr"]
-    paths = data[data["layer"] == "path"]
-    first = {rule: part.iloc[:2] for rule, part in paths.groupby("rule")}
-    length = {r: np.hypot(*np.diff(p[["w", "b"]].to_numpy(), axis=0)[0]) for r, p in first.items()}
-    g0 = first["none"]["grad_norm"].iloc[0]
-    assert g0 > 100  # the start is on the face of the wall
-    assert length["none"] == pytest.approx(lr * g0)  # unclipped: the full gradient step
-    assert length["global:1"] == pytest.approx(lr * 1.0)  # Pascanu's rule: exactly lr * c
-    assert length["value:1"] == pytest.approx(lr * np.sqrt(2))  # both components at c
-    end = paths[paths.rule == "none"].iloc[-1]
-    assert end["loss"] == pytest.approx(0.09) and end["grad_norm"] < 1e-12  # the plateau
 
 
 # -- clipping on the adding task --------------------------------------------------------------

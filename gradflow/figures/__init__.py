@@ -34,6 +34,7 @@ from ._catalogue import (
 # Figure modules register their figures on import, in catalogue order.
 from . import foundation  # noqa: F401  isort: skip
 from . import sweeps  # noqa: F401  isort: skip
+from . import cliff  # noqa: F401  isort: skip
 from . import clipping  # noqa: F401  isort: skip
 from . import lyapunov  # noqa: F401  isort: skip
 

@@ -1,7 +1,8 @@
-"""What the figures share: display names and fixed colours of the initialisers, legends.
+"""What the figures share: display names and fixed colours of the initialisers and of the
+clipping rules, legends, and a layout frozen for byte-for-byte reproducible files.
 
-Later figure modules import from here, so one initialiser has one name and one colour in the
-whole catalogue.
+Later figure modules import from here, so one initialiser (or clipping rule) has one name and
+one colour in the whole catalogue.
 """
 
 from __future__ import annotations
@@ -12,8 +13,17 @@ from matplotlib.lines import Line2D
 
 from .. import init
 from ..plot import PALETTE
+from ..plot import palette as _palette
 
-__all__ = ["INIT_LABELS", "figure_legend", "init_colours", "init_label", "init_legend"]
+__all__ = [
+    "INIT_LABELS",
+    "figure_legend",
+    "init_colours",
+    "init_label",
+    "init_legend",
+    "rule_colours",
+    "rule_label",
+]
 
 #: Display names of the initialisers.
 INIT_LABELS = {
@@ -65,3 +75,69 @@ def init_legend(fig: Figure, ax, names, colours) -> None:
             handles.append(handle)
             labels.append(label)
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+
+
+# A fixed colour per rule family across the clipping figures (indices into the palette).
+_FAMILY_COLOUR = {"value": 1, "norm": 2, "global": 0, "adaptive": 4}
+_NONE_COLOUR = (0.15, 0.15, 0.15)
+_FAMILY_NAME = {
+    "none": "no clipping",
+    "value": "value",
+    "norm": "per-tensor norm",
+    "global": "global norm",
+    "adaptive": "adaptive (AGC)",
+}
+
+
+def rule_label(rule: str) -> str:
+    """Display name of a clipping spec (:func:`gradflow.clip.get`).
+
+    Examples
+    --------
+    >>> rule_label("global:1"), rule_label("value:0.1"), rule_label("none")
+    ('global norm, c = 1', 'value, c = 0.1', 'no clipping')
+    """
+    head, _, tail = str(rule).partition(":")
+    name = _FAMILY_NAME.get(head, head)
+    if not tail:
+        return name
+    symbol = "λ" if head == "adaptive" else "c"
+    return f"{name}, {symbol} = {float(tail):g}"
+
+
+def rule_colours(rules) -> dict:
+    """``spec -> colour``: one fixed colour per rule family, the same in every figure.
+
+    ``"none"`` is near-black; the families take colours of the colour-blind-safe palette
+    (global norm blue, value orange, per-tensor norm green, adaptive pink).
+
+    Examples
+    --------
+    >>> colours = rule_colours(["none", "value:0.1", "value:1"])
+    >>> colours["value:0.1"] == colours["value:1"] != colours["none"]
+    True
+    """
+    colours = list(_palette(range(10)).values())
+    out = {}
+    for rule in rules:
+        head = str(rule).partition(":")[0]
+        out[rule] = _NONE_COLOUR if head == "none" else colours[_FAMILY_COLOUR.get(head, 5)]
+    return out
+
+
+def _labels(rules) -> dict:
+    return {rule: rule_label(rule) for rule in rules}
+
+
+def _freeze_layout(fig: Figure) -> Figure:
+    """Run the constrained layout once, then fix every Axes at its position rounded to 10⁻⁹.
+
+    The layout solver can place an Axes differently in the last bits from one call to the
+    next; the rounded, fixed positions keep the saved files byte-for-byte reproducible.
+    """
+    fig.draw_without_rendering()
+    positions = [(ax, ax.get_position().bounds) for ax in fig.axes]
+    fig.set_layout_engine("none")
+    for ax, bounds in positions:
+        ax.set_position([round(v, 9) for v in bounds])
+    return fig

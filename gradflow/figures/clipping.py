@@ -1,9 +1,11 @@
-"""Figures of gradient clipping: the cliff, clipping on the adding task, thresholds, paths.
+"""Figures of gradient clipping in training: the adding task, thresholds, update paths.
 
-Each function computes its tidy data through the numerical layers (``landscape``, ``tasks``,
-``train``), draws it with :mod:`gradflow.plot.clipping` and returns ``(Figure, DataFrame)``.
-Seeds are fixed per figure. The training runs of :func:`clipping_adding` and
-:func:`update_paths` are cached per settings, so redrawing a figure does not retrain.
+Each function computes its tidy data through the numerical layers (``tasks``, ``train``), draws
+it with :mod:`gradflow.plot.clipping` and returns ``(Figure, DataFrame)``. Seeds are fixed per
+figure. The training runs of :func:`clipping_adding` and :func:`update_paths` are cached per
+settings, so redrawing a figure does not retrain. The cliff figure is in
+:mod:`gradflow.figures.cliff` (:func:`cliff` is importable from here too), the rule names and
+colours (:func:`rule_label`, :func:`rule_colours`) in ``gradflow.figures._common``.
 """
 
 from __future__ import annotations
@@ -15,21 +17,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .. import landscape as _landscape
 from .. import tasks as _tasks
 from .. import train as _train
 from .._rng import spawn_seeds
-from .._validation import as_int
-from ..plot import palette as _palette
-from ..plot.clipping import (
-    landscape,
-    parameter_paths,
-    threshold_sensitivity,
-    training_curves,
-    trajectories,
-)
+from ..plot.clipping import parameter_paths, threshold_sensitivity, training_curves
 from ._catalogue import register
-from ._common import figure_legend
+from ._common import _freeze_layout, _labels, figure_legend, rule_colours, rule_label
+from .cliff import cliff
 
 __all__ = [
     "cliff",
@@ -40,171 +34,8 @@ __all__ = [
     "update_paths",
 ]
 
-# A fixed colour per rule family across the clipping figures (indices into the palette).
-_FAMILY_COLOUR = {"value": 1, "norm": 2, "global": 0, "adaptive": 4}
-_NONE_COLOUR = (0.15, 0.15, 0.15)
-_FAMILY_NAME = {
-    "none": "no clipping",
-    "value": "value",
-    "norm": "per-tensor norm",
-    "global": "global norm",
-    "adaptive": "adaptive (AGC)",
-}
 
-
-def rule_label(rule: str) -> str:
-    """Display name of a clipping spec (:func:`gradflow.clip.get`).
-
-    Examples
-    --------
-    >>> rule_label("global:1"), rule_label("value:0.1"), rule_label("none")
-    ('global norm, c = 1', 'value, c = 0.1', 'no clipping')
-    """
-    head, _, tail = str(rule).partition(":")
-    name = _FAMILY_NAME.get(head, head)
-    if not tail:
-        return name
-    symbol = "λ" if head == "adaptive" else "c"
-    return f"{name}, {symbol} = {float(tail):g}"
-
-
-def rule_colours(rules) -> dict:
-    """``spec -> colour``: one fixed colour per rule family, the same in every figure.
-
-    ``"none"`` is near-black; the families take colours of the colour-blind-safe palette
-    (global norm blue, value orange, per-tensor norm green, adaptive pink).
-
-    Examples
-    --------
-    >>> colours = rule_colours(["none", "value:0.1", "value:1"])
-    >>> colours["value:0.1"] == colours["value:1"] != colours["none"]
-    True
-    """
-    colours = list(_palette(range(10)).values())
-    out = {}
-    for rule in rules:
-        head = str(rule).partition(":")[0]
-        out[rule] = _NONE_COLOUR if head == "none" else colours[_FAMILY_COLOUR.get(head, 5)]
-    return out
-
-
-def _labels(rules) -> dict:
-    return {rule: rule_label(rule) for rule in rules}
-
-
-def _freeze_layout(fig: Figure) -> Figure:
-    """Run the constrained layout once, then fix every Axes at its position rounded to 10⁻⁹.
-
-    The layout solver can place an Axes differently in the last bits from one call to the
-    next; the rounded, fixed positions keep the saved files byte-for-byte reproducible.
-    """
-    fig.draw_without_rendering()
-    positions = [(ax, ax.get_position().bounds) for ax in fig.axes]
-    fig.set_layout_engine("none")
-    for ax, bounds in positions:
-        ax.set_position([round(v, 9) for v in bounds])
-    return fig
-
-
-# -- 1. the cliff ---------------------------------------------------------------------------------
-def _surface_frame(surf, panel: str) -> pd.DataFrame:
-    frame = surf.to_frame()[["w", "b", "loss"]].assign(layer="surface", panel=panel)
-    w_wall = surf.w[surf.w > _tasks.cliff_threshold()]
-    wall = pd.DataFrame({"layer": "wall", "panel": panel, "w": w_wall})
-    wall["b"] = _tasks.cliff_wall(w_wall)
-    return pd.concat([frame, wall], ignore_index=True)
-
-
-@register(
-    "cliff",
-    caption=(
-        "Pascanu et al.'s cliff: the loss (σ(x_T) − 0.7)² of the single unit "
-        "x_t = w σ(x_(t−1)) + b (T = {steps} steps, x_0 = 0.5) on a log colour scale, with "
-        "the wall b*(w) = 0.5 − w σ(0.5) (dashed), where x_0 is an unstable fixed point "
-        "(w > 4.26), and {n_steps} steps of gradient descent (lr = {lr:g}) from one start on "
-        "the face of the wall under each rule (star: the start; squares: the ends). Left: a "
-        "wide view; middle: the box around the start; right: the loss along each path. The "
-        "gradient at the start has norm 314: the unclipped step has length 31 and throws the "
-        "parameters to (w, b) = (21.0, 24.4), on a flat plateau (loss 0.090, gradient 0) that "
-        "they never leave. Clipped, every step from the face has length lr·c (global norm) or "
-        "lr·c·√2 (value): the runs stay within 0.16 of the start, crossing the wall back and "
-        "forth, so that the loss jumps between about 0.3 (below the wall) and 10⁻³–10⁻² (in "
-        "the valley above it), but they are never thrown away."
-    ),
-    quick={"n_grid": 31, "n_steps": 10},
-)
-def cliff(
-    *, n_grid=101, rules=("none", "value:1", "global:1"), lr=0.1, n_steps=30, steps=50,
-    overview=((0.0, 24.0), (-15.0, 28.0)), zoom=((4.35, 4.85), (-2.6, -2.1)),
-):  # fmt: skip
-    """The single unit's loss surface with the wall and gradient descent under each rule.
-
-    Parameters
-    ----------
-    n_grid : int, default 101
-        Grid points along w and along b in each surface panel.
-    rules : sequence of str, default ("none", "value:1", "global:1")
-        Clipping specs (:func:`gradflow.clip.get`).
-    lr : float, default 0.1
-        Gradient-descent step size.
-    n_steps : int, default 30
-        Descent steps.
-    steps : int, default 50
-        Time steps T of the single unit.
-    overview, zoom : ((w_min, w_max), (b_min, b_max))
-        Windows of the two surface panels (the start is
-        :data:`gradflow.landscape.DEFAULT_START`).
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    data : pandas.DataFrame
-        ``layer`` ("surface", "wall" or "path"), ``panel`` ("overview" or "zoom" for the
-        surfaces and walls), ``rule`` and ``step`` (paths), ``w``, ``b``, ``loss`` (surfaces
-        and paths) and ``grad_norm`` (paths: it is annotated where a path ends far away).
-    """
-    n_grid = as_int(n_grid, "n_grid", minimum=2)
-    rules = list(rules)
-    windows = {"overview": overview, "zoom": zoom}
-    surfaces = {
-        panel: _landscape.surface(np.linspace(*ws, n_grid), np.linspace(*bs, n_grid), steps=steps)
-        for panel, (ws, bs) in windows.items()
-    }
-    paths = _landscape.trajectories(rules, lr=lr, n_steps=n_steps, steps=steps)
-    columns = ["layer", "panel", "rule", "step", "w", "b", "loss", "grad_norm"]
-    data = pd.concat(
-        [*(_surface_frame(s, panel) for panel, s in surfaces.items()), paths.assign(layer="path")],
-        ignore_index=True,
-    )[columns]
-
-    colours, labels = rule_colours(rules), _labels(rules)
-    fig = Figure(figsize=(12.0, 3.9), layout="constrained")
-    axes = fig.subplots(1, 3, width_ratios=[1, 1.2, 1])
-    for ax, (panel, surf) in zip(axes, surfaces.items()):
-        part = data[(data["layer"] == "wall") & (data["panel"] == panel)]
-        landscape(surf, ax=ax, wall=part, vmin=1e-4, vmax=0.5, colorbar=panel == "zoom",
-                  colorbar_label="loss (log scale)")  # fmt: skip
-        trajectories(paths, ax=ax, palette=colours, labels=labels, end=True, legend=False)
-    (ow0, ow1), (ob0, ob1) = overview
-    for rule, end in paths.groupby("rule", sort=False).last().iterrows():
-        if ow0 <= end["w"] <= ow1 and ob0 <= end["b"] <= ob1 and end["loss"] > 0.05:
-            axes[0].annotate(
-                f"{labels[rule]}: ends at ({end['w']:.1f}, {end['b']:.1f})\n"
-                f"loss {end['loss']:.3f}, gradient norm {end['grad_norm']:.1g}",
-                xy=(end["w"], end["b"]), xytext=(-6, -10), textcoords="offset points",
-                ha="right", va="top", fontsize=7.5,
-            )  # fmt: skip
-    axes[0].set_title("wide view")
-    axes[1].set_title("around the start")
-    training_curves(paths, ax=axes[2], y="loss", palette=colours, labels=labels, log=True,
-                    marker="o", markersize=3, legend=False)  # fmt: skip
-    axes[2].set_xlabel("gradient-descent step")
-    axes[2].set_title("loss along the paths")
-    figure_legend(fig, axes, ncols=len(rules) + 2)
-    return _freeze_layout(fig), data
-
-
-# -- 2. and 4. training runs on the adding task -------------------------------------------------
+# -- training runs on the adding task (clipping_adding, update_paths) -----------------------
 @functools.lru_cache(maxsize=2)
 def _cached_runs(rules, settings):
     return _fit_runs(rules, settings)
@@ -351,7 +182,7 @@ def clipping_adding(
     return _freeze_layout(fig), data
 
 
-# -- 3. threshold sensitivity ------------------------------------------------------------------
+# -- threshold sensitivity ---------------------------------------------------------------------
 @register(
     "clipping_thresholds",
     caption=(
@@ -414,7 +245,7 @@ def clipping_thresholds(
     return _freeze_layout(fig), data
 
 
-# -- 4. update paths -------------------------------------------------------------------------------
+# -- update paths ------------------------------------------------------------------------------
 @register(
     "update_paths",
     caption=_ADDING_CAPTION + " The path of all parameters (about 100 snapshots per run) "

@@ -2,8 +2,8 @@
 
 Each function computes its tidy data through the numerical layers (``init``, ``cells``,
 ``lyapunov``, ``jacobians``, ``theory``), draws it with :mod:`gradflow.plot.lyapunov` and
-returns ``(Figure, DataFrame)``. Seeds are fixed per figure; small dense loops run on one BLAS
-thread.
+:mod:`gradflow.plot.products` and returns ``(Figure, DataFrame)``. Seeds are fixed per figure;
+small dense loops run on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .._validation import as_choice, as_float, as_int
 from ..cells import ACTIVATIONS, Elman
 from ..plot import lyapunov as lplot
 from ..plot import palette as _palette
+from ..plot.products import singular_value_spectra
 from ._catalogue import register
 from ._common import figure_legend, init_label
 from .foundation import one_blas_thread
@@ -415,7 +416,7 @@ def product_spectra(
         for j, init_name in enumerate(init_names):
             ax = axes[i, j]
             part = data[(data["activation"] == name) & (data["init"] == init_name)]
-            lplot.singular_value_spectra(part, ax=ax, hue_order=depth_list, palette=colours)
+            singular_value_spectra(part, ax=ax, hue_order=depth_list, palette=colours)
             ax.set_title(f"{name}, {init_label(init_name)} $W$")
             if i < len(names) - 1:
                 ax.set_xlabel("")

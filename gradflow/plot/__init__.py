@@ -11,24 +11,21 @@ and seaborn. One module per plot family:
 - :mod:`~gradflow.plot.growth`: :func:`growth`, log gradient norm against lag with theory.
 - :mod:`~gradflow.plot.sweeps`: :func:`growth_rates` against gain with theory curves,
   :func:`spectral_gap` (spectral radius and σ_max against gain, Pascanu's threshold).
-- :mod:`~gradflow.plot.lyapunov`: :func:`lyapunov_spectrum`, :func:`phase_diagram`,
-  :func:`singular_value_spectra` of Jacobian products.
-- :mod:`~gradflow.plot.clipping`: :func:`landscape` (the single-unit loss surface and its
-  wall), :func:`trajectories` on it, :func:`training_curves`, :func:`threshold_sensitivity`,
+- :mod:`~gradflow.plot.lyapunov`: :func:`lyapunov_spectrum`, :func:`phase_diagram`.
+- :mod:`~gradflow.plot.products`: :func:`singular_value_spectra` of Jacobian products.
+- :mod:`~gradflow.plot.landscape`: :func:`landscape` (the single-unit loss surface and its
+  wall), :func:`trajectories` on it.
+- :mod:`~gradflow.plot.clipping`: :func:`training_curves`, :func:`threshold_sensitivity`,
   :func:`parameter_paths`.
 - :func:`style_context`, :func:`palette`: the shared style file and colour-blind-safe colours.
 """
 
 from ._style import PALETTE, palette, style_context, style_path
-from .clipping import (
-    landscape,
-    parameter_paths,
-    threshold_sensitivity,
-    training_curves,
-    trajectories,
-)
+from .clipping import parameter_paths, threshold_sensitivity, training_curves
 from .growth import growth
-from .lyapunov import lyapunov_spectrum, phase_diagram, singular_value_spectra
+from .landscape import landscape, trajectories
+from .lyapunov import lyapunov_spectrum, phase_diagram
+from .products import singular_value_spectra
 from .spectra import eigenvalues
 from .sweeps import growth_rates, spectral_gap
 

@@ -1,15 +1,14 @@
-r"""Lyapunov spectra, the order-to-chaos phase diagram and singular-value spectra of products.
+r"""Lyapunov spectra and the order-to-chaos phase diagram.
 
 Axes-level, in seaborn's manner: a tidy frame in, the Axes out; nothing is computed here beyond
-the summaries of a plot (means and spreads over seeds, histogram counts).
+the summaries of a plot (means and spreads over seeds).
 
 - :func:`lyapunov_spectrum`: exponents :math:`\lambda_i` against the normalised index i/N, one
   line per hue level (e.g. the gain), with dashed reference spectra (e.g. Newman's);
 - :func:`phase_diagram`: the top exponent against the gain, mean and spread over seeds, with
-  theory curves and a vertical marker at the edge of chaos g = 1;
-- :func:`singular_value_spectra`: histograms of :math:`\log_{10}\sigma` of Jacobian products,
-  one ridge per depth, each scaled to its peak, with the isometry line σ = 1.
+  theory curves and a vertical marker at the edge of chaos g = 1.
 
+Singular-value spectra of Jacobian products are drawn by :mod:`gradflow.plot.products`.
 Reference artists carry a ``gid`` (see :data:`GIDS`), so callers and tests can find them.
 """
 
@@ -24,70 +23,27 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
-from .._validation import as_float, as_int
+from .._validation import as_float
+from ._common import check_frame, hue_levels, level_colours, level_label, level_rows
 from ._style import PALETTE
+from .products import GIDS as _PRODUCT_GIDS
 
-__all__ = ["GIDS", "lyapunov_spectrum", "phase_diagram", "singular_value_spectra"]
+__all__ = ["GIDS", "lyapunov_spectrum", "phase_diagram"]
 
-#: ``gid`` of the reference artists.
+#: ``gid`` of the reference artists (with those of :data:`gradflow.plot.products.GIDS`).
 GIDS = {
     "zero": "zero-exponent",
     "reference": "reference",
     "theory": "theory",
     "band": "spread",
     "edge": "edge-of-chaos",
-    "isometry": "isometry",
-    "ridge": "ridge",
-    "spread": "ridge-spread",
+    **_PRODUCT_GIDS,
 }
 
 _NEUTRAL = (0.15, 0.15, 0.15)
 _CURVE_STYLES = ("--", ":", "-.", (0, (6, 1.5, 1, 1.5)))
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 _EXPONENT_LABEL = "(nats per step)"
-
-
-def _check(frame, columns, name: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c is not None and c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name}: missing column(s) {missing}; columns are {list(frame.columns)}")
-
-
-def _levels(data, hue, hue_order, *, sort: bool = False) -> list:
-    if hue is None:
-        return [None]
-    present = list(dict.fromkeys(data[hue]))
-    if hue_order is not None:
-        return [level for level in hue_order if level in present]
-    return sorted(present) if sort else present
-
-
-def _colours(levels, palette) -> dict:
-    if isinstance(palette, Mapping):
-        missing = [level for level in levels if level is not None and level not in palette]
-        if missing:
-            raise ValueError(f"palette: no colour for hue level(s) {missing}")
-        return dict(palette)
-    return dict(zip(levels, sns.color_palette(palette or PALETTE, len(levels))))
-
-
-def _label(labels, hue, level) -> str:
-    """Display name of a hue level: from ``labels`` (dict or callable), else a default."""
-    if callable(labels):
-        return str(labels(level))
-    if labels and level in labels:
-        return str(labels[level])
-    if hue == "gain":
-        return f"$g$ = {level:g}"
-    if hue == "depth":
-        return f"$L$ = {level}"
-    return str(level)
-
-
-def _rows(data, hue, level):
-    return data if level is None else data[data[hue] == level]
 
 
 # -- Lyapunov spectra ---------------------------------------------------------------------------
@@ -173,24 +129,26 @@ def lyapunov_spectrum(
     >>> ax.get_xlabel(), [t.get_text() for t in ax.get_legend().get_texts()]
     ('normalised index $i/N$', ['$g$ = 2', 'Newman: i.i.d. Gaussian products'])
     """
-    _check(data, [x, y], "data")
+    check_frame(data, [x, y], "data")
     if hue is not None and hue not in data.columns:
         hue = None
     scaled = size is not None and size in data.columns
     if ax is None:
         ax = plt.gca()
-    levels = _levels(data, hue, hue_order)
-    colours = _colours(levels, palette)
+    levels = hue_levels(data, hue, hue_order)
+    colours = level_colours(levels, palette)
     if zero_line:
         ax.axhline(0.0, color="0.55", linewidth=0.8, zorder=1, gid=GIDS["zero"])
     for level in levels:
-        part = _rows(data, hue, level).sort_values(x)
+        part = level_rows(data, hue, level).sort_values(x)
         xs = part[x].to_numpy(dtype=float)
         if scaled:
             xs = xs / part[size].to_numpy(dtype=float)
         ys = part[y].to_numpy(dtype=float)
         colour = colours.get(level, sns.color_palette(PALETTE)[0])
-        ax.plot(xs, ys, color=colour, linewidth=1.5, zorder=3, label=_label(labels, hue, level))
+        ax.plot(
+            xs, ys, color=colour, linewidth=1.5, zorder=3, label=level_label(labels, hue, level)
+        )
         if err is not None and err in part.columns:
             half = 2.0 * part[err].to_numpy(dtype=float)
             half = np.where(np.isfinite(half), half, 0.0)
@@ -199,10 +157,12 @@ def lyapunov_spectrum(
                 gid=GIDS["band"],
             )  # fmt: skip
     if reference is not None:
-        _check(reference, [x, y], "reference")
+        check_frame(reference, [x, y], "reference")
         by_hue = hue is not None and hue in reference.columns
         groups = (
-            [(lv, _rows(reference, hue, lv)) for lv in levels] if by_hue else [(None, reference)]
+            [(lv, level_rows(reference, hue, lv)) for lv in levels]
+            if by_hue
+            else [(None, reference)]
         )
         for level, part in groups:
             if part.empty:
@@ -344,24 +304,24 @@ def phase_diagram(
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['linear', 'ln g', 'edge of chaos, $g$ = 1']
     """
-    _check(data, [x, y], "data")
+    check_frame(data, [x, y], "data")
     if hue is not None and hue not in data.columns:
         hue = None
     if ax is None:
         ax = plt.gca()
-    levels = _levels(data, hue, hue_order)
-    colours = _colours(levels, palette)
+    levels = hue_levels(data, hue, hue_order)
+    colours = level_colours(levels, palette)
     if zero_line:
         ax.axhline(0.0, color="0.55", linewidth=0.8, zorder=1, gid=GIDS["zero"])
     for i, level in enumerate(levels):
-        xs, ys, low, high = _summary(_rows(data, hue, level), x, y, spread)
+        xs, ys, low, high = _summary(level_rows(data, hue, level), x, y, spread)
         colour = colours.get(level, sns.color_palette(PALETTE)[0])
         # Earlier levels get larger, hollow markers: where curves coincide all stay visible.
         later = len(levels) - 1 - i
         ax.plot(
             xs, ys, color=colour, marker=_MARKERS[i % len(_MARKERS)],
             markersize=3.5 + 2.0 * later, markerfacecolor="white" if later else colour,
-            linewidth=1.3, zorder=3 + i, label=_label(labels, hue, level) if hue else y,
+            linewidth=1.3, zorder=3 + i, label=level_label(labels, hue, level) if hue else y,
         )  # fmt: skip
         if low is not None:
             ax.fill_between(
@@ -385,7 +345,7 @@ def phase_diagram(
 
 def _theory_curves(ax, theory, x, y, curve, hue, colours, curve_styles) -> None:
     """One line per (curve, hue level), plus one legend proxy per curve."""
-    _check(theory, [x, y, curve], "theory")
+    check_frame(theory, [x, y, curve], "theory")
     by_hue = hue is not None and hue in theory.columns
     styles = dict(curve_styles or {})
     for k, name in enumerate(dict.fromkeys(theory[curve])):
@@ -421,164 +381,3 @@ def _log2_gain_axis(ax, gains) -> None:
         ax.xaxis.set_minor_formatter(NullFormatter())
         pad = 2.0**0.1
         ax.set_xlim(finite.min() / pad, finite.max() * pad)
-
-
-# -- singular-value spectra of products ---------------------------------------------------------
-def _width(width: float) -> str:
-    """A spread for a label: "0" below 0.005, else two or three significant digits."""
-    if width < 0.005:
-        return "0"
-    return f"{width:.2f}" if width < 1 else f"{width:.1f}" if width < 10 else f"{width:.0f}"
-
-
-def _edges(values, bins, min_width):
-    """Bin edges over the values' range, with bins at least ``min_width`` wide (centred)."""
-    low, high = float(values.min()), float(values.max())
-    if high - low >= bins * min_width:
-        return np.linspace(low, high, bins + 1)
-    count = max(1, math.ceil((high - low) / min_width))
-    middle = 0.5 * (low + high)
-    return middle + (np.arange(count + 1) - 0.5 * count) * min_width
-
-
-def singular_value_spectra(
-    data,
-    *,
-    ax=None,
-    x: str = "log10_sv",
-    hue: str | None = "depth",
-    hue_order=None,
-    palette=None,
-    labels: Mapping | Callable | None = None,
-    bins: int = 40,
-    min_width: float | None = None,
-    height: float = 0.85,
-    isometry: float | None = 0.0,
-    isometry_label: str = r"$\sigma = 1$ (isometry)",
-    annotate: str | None = "10–90 %: {width} decades",
-    legend: bool = False,
-):
-    r"""Plot histograms of :math:`\log_{10}\sigma` of Jacobian products, one ridge per depth.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        One row per singular value, such as :meth:`ProductSpectrum.to_frame` with a log10
-        column: columns ``x`` and optionally ``hue``. Non-finite values (exact zeros) are
-        left out of the histograms.
-    ax : matplotlib.axes.Axes, optional
-        Axes to draw on (default: the current Axes).
-    x : str, default "log10_sv"
-        Column of :math:`\log_{10}\sigma`.
-    hue : str or None, default "depth"
-        Column of the ridges (and colours); levels are sorted unless ``hue_order`` is given,
-        and the first is drawn on top. Ignored when absent from ``data``.
-    hue_order : list, optional
-        Order of the ridges, top to bottom.
-    palette : str, list or dict, optional
-        Colours (default: the colour-blind palette).
-    labels : dict or callable, optional
-        Tick labels of the ridges (default ``"$L$ = 4"`` for a depth).
-    bins : int, default 40
-        Bins per ridge, spanning that ridge's own range (so narrow and wide spectra are both
-        resolved).
-    min_width : float, optional
-        Narrowest bin, in the units of ``x`` (default: 1/200 of the range of all the data, or
-        0.02): a spectrum concentrated at one value is drawn as one visible spike.
-    height : float, default 0.85
-        Height of each ridge's tallest bin (ridges are one unit apart).
-    isometry : float or None, default 0.0
-        Position of a vertical line (σ = 1 at log10 σ = 0); None draws none.
-    isometry_label : str
-        Legend label of that line.
-    annotate : str or None, default "10–90 %: {width} decades"
-        Text above the left end of each ridge, its ``{width}`` field filled with the width of
-        the central 80 % of the ridge's values (10th to 90th percentile, in units of ``x``:
-        decades for log10 σ). None writes nothing.
-    legend : bool, default False
-        Draw a legend on the Axes (the ridges are labelled on the y axis).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The Axes: per ridge one filled ``StepPatch`` (``gid`` ``"ridge"``), its outline and
-        (with ``annotate``) a text (``gid`` ``"ridge-spread"``).
-
-    Notes
-    -----
-    For :math:`M_L = J_L\cdots J_1` the squared singular values of an orthogonal linear
-    product are all 1 (dynamical isometry); for Gaussian W they follow the Fuss–Catalan law of
-    depth L (mean 1, variance L), so :math:`\log\sigma` spreads linearly in L; a tanh network
-    adds :math:`\operatorname{diag}\varphi'(a_t) \le 1` factors. Histograms are scaled to
-    their peak: compare shapes and positions, not heights.
-
-    References
-    ----------
-    Pennington, J., Schoenholz, S. & Ganguli, S. (2017). Resurrecting the sigmoid in deep
-    learning through dynamical isometry: theory and practice. NeurIPS.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(0)
-    >>> frame = pd.DataFrame({"depth": np.repeat([1, 4], 50),
-    ...                       "log10_sv": rng.normal(0, 1, 100) * np.repeat([0.3, 1.2], 50)})
-    >>> from matplotlib.figure import Figure
-    >>> ax = singular_value_spectra(frame, ax=Figure().add_subplot())
-    >>> [t.get_text() for t in ax.get_yticklabels()]  # bottom to top
-    ['$L$ = 4', '$L$ = 1']
-    """
-    _check(data, [x], "data")
-    if hue is not None and hue not in data.columns:
-        hue = None
-    bins = as_int(bins, "bins", minimum=1)
-    height = as_float(height, "height", positive=True)
-    if ax is None:
-        ax = plt.gca()
-    levels = _levels(data, hue, hue_order, sort=True)
-    colours = _colours(levels, palette)
-    values = data[x].to_numpy(dtype=float)
-    finite = values[np.isfinite(values)]
-    if min_width is None:
-        span = float(finite.max() - finite.min()) if finite.size else 0.0
-        min_width = span / 200.0 if span > 0 else 0.02
-    min_width = as_float(min_width, "min_width", positive=True)
-    ticks, names = [], []
-    for i, level in enumerate(levels):
-        base = float(len(levels) - 1 - i)
-        part = _rows(data, hue, level)[x].to_numpy(dtype=float)
-        part = part[np.isfinite(part)]
-        colour = colours.get(level, sns.color_palette(PALETTE)[0])
-        ticks.append(base)
-        names.append(_label(labels, hue, level) if level is not None else "")
-        if not part.size:
-            continue
-        edges = _edges(part, bins, min_width)
-        counts, _ = np.histogram(part, edges)
-        top = base + height * counts / counts.max()
-        ax.stairs(
-            top, edges, baseline=base, fill=True, color=colour, alpha=0.45, linewidth=0,
-            zorder=2 + i, gid=GIDS["ridge"], label=names[-1],
-        )  # fmt: skip
-        ax.stairs(top, edges, baseline=base, color=colour, linewidth=1.0, zorder=2 + i)
-        if annotate:
-            low, high = np.percentile(part, [10.0, 90.0])
-            ax.annotate(
-                annotate.format(width=_width(high - low)), xy=(0.0, base),
-                xycoords=("axes fraction", "data"),
-                xytext=(2.0, 3.0), textcoords="offset points", fontsize=7, color="0.25",
-                ha="left", va="bottom", gid=GIDS["spread"], zorder=10,
-            )  # fmt: skip
-    if isometry is not None:
-        ax.axvline(
-            float(isometry), color="0.3", linestyle=":", linewidth=1.0, zorder=1,
-            gid=GIDS["isometry"], label=isometry_label,
-        )  # fmt: skip
-    ax.set_yticks(ticks[::-1], names[::-1])  # ascending positions: the last level at 0
-    ax.set_ylim(-0.1, len(levels) - 1 + height + 0.15)
-    ax.grid(False, axis="y")
-    ax.set_xlabel(r"$\log_{10}\sigma$ (singular values of the product)")
-    ax.set_ylabel("")
-    if legend:
-        ax.legend()
-    return ax

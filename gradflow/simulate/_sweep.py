@@ -1,0 +1,300 @@
+"""The sweep: gradient growth across initialisers, gains and seeds (:func:`gradient_growth`).
+
+The unit of parallel work is a :class:`_Task`, a chunk of the seeds of one (init, gain) pair,
+run by the module-level (so picklable) :func:`_run_task` in any ``concurrent.futures.Executor``;
+every seed draws from its own ``SeedSequence`` child, so the frame does not depend on the
+executor, the number of workers or the chunking.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import sys
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .. import init as _init
+from .. import spectral, tasks
+from .._rng import spawn_seeds
+from .._validation import NonFiniteError, as_choice, as_float, as_int
+from ..cells import ACTIVATIONS, Elman
+from ..jacobians import log_gradient_norms
+from ._drive import _MIN_STEPS, Drive, _as_drive
+
+__all__ = ["COLUMNS", "gradient_growth"]
+
+#: Columns of :func:`gradient_growth`'s frame, in order.
+COLUMNS = (
+    "init", "gain", "activation", "n", "drive", "seed", "lag",
+    "log_norm", "spectral_radius", "sigma_max",
+)  # fmt: skip
+#: Networks of one task run in blocks of at most this many bytes of weights, so a block's
+#: W stays in cache between steps (results do not depend on it).
+_BLOCK_BYTES = 1 << 22
+
+
+# -- one task: a chunk of the seeds of one (init, gain) pair ----------------------------------
+@dataclass(frozen=True)
+class _Task:
+    init: str
+    gain: float
+    n: int
+    steps: int
+    activation: str
+    drive: Drive
+    seed_seq: np.random.SeedSequence  # the (init, gain) pair's sequence
+    first_seed: int
+    n_seeds: int
+    spectra: bool = True
+
+
+def _stream(seq: np.random.SeedSequence, *keys: int) -> np.random.Generator:
+    """The generator of ``seq.spawn(...)[k]...`` without touching ``seq``'s spawn counter."""
+    child = np.random.SeedSequence(
+        seq.entropy, spawn_key=(*seq.spawn_key, *keys), pool_size=seq.pool_size
+    )
+    return np.random.default_rng(child)
+
+
+def _draw_network(task: _Task, seed: int):
+    """``(W_hh, v, h0, W_xh, xs)`` of one seed; each from its own stream of the seed.
+
+    ``h0``, ``W_xh`` and ``xs`` are None where the run does not use them.
+    """
+    drive = task.drive
+    W = _init.get(task.init)(task.n, gain=task.gain, rng=_stream(task.seed_seq, seed, 0))
+    v = _stream(task.seed_seq, seed, 1).standard_normal(task.n)
+    v /= np.linalg.norm(v)
+    if task.activation == "linear":  # the Jacobian is W_hh whatever the states: run from 0
+        return W, v, None, None, None
+    gen = _stream(task.seed_seq, seed, 2)
+    h0 = gen.standard_normal(task.n)
+    if drive.kind == "none":
+        return W, v, h0, None, None
+    W_xh = gen.standard_normal((task.n, drive.size)) * (drive.scale / math.sqrt(drive.size))
+    if drive.kind == "gaussian":
+        xs = gen.standard_normal((task.steps, drive.size))
+    elif drive.kind == "adding":
+        xs = tasks.adding(task.steps, 1, rng=gen)[0][:, 0]
+    else:
+        xs = tasks.copy(task.steps - 20, 1, rng=gen)[0][:, 0]
+    return W, v, h0, W_xh, xs
+
+
+def _run_task(task: _Task) -> dict:
+    """Log gradient norms ``(B, steps+1)`` by lag, spectral radii and σ_max of one chunk."""
+    block = max(1, _BLOCK_BYTES // (8 * task.n * task.n))
+    pieces = []
+    stop = task.first_seed + task.n_seeds
+    for start in range(task.first_seed, stop, block):
+        draws = [_draw_network(task, s) for s in range(start, min(start + block, stop))]
+        W, v, h0, W_xh, xs = (None if d[0] is None else np.stack(d) for d in zip(*draws))
+        cell = Elman(W, W_xh=W_xh, activation=task.activation)
+        try:
+            traj = cell.run(task.steps if xs is None else np.swapaxes(xs, 0, 1), h0=h0)
+        except NonFiniteError as exc:
+            raise NonFiniteError(
+                f"gradient_growth: the forward run overflowed for init {task.init!r}, gain "
+                f"{task.gain:g}, activation {task.activation!r}; lower the gain or the steps"
+            ) from exc
+        log_norm = log_gradient_norms(cell, traj, v)[::-1].T  # (B, steps+1), by lag
+        if task.spectra:
+            pieces.append((log_norm, spectral.spectral_radius(W), spectral.spectral_norm(W)))
+        else:
+            pieces.append((log_norm, *np.full((2, len(draws)), np.nan)))
+    return {
+        key: np.concatenate([piece[i] for piece in pieces])
+        for i, key in enumerate(("log_norm", "spectral_radius", "sigma_max"))
+    }
+
+
+# -- the sweep --------------------------------------------------------------------------------
+def _names(inits) -> list[str]:
+    names = [inits] if isinstance(inits, str) else list(inits)
+    if not names:
+        raise ValueError("inits: expected at least one initialiser name, got none")
+    available = tuple(_init.available())
+    for name in names:
+        as_choice(name, "inits", available)
+    if len(set(names)) < len(names):
+        raise ValueError(f"inits: expected distinct names, got {names}")
+    return names
+
+
+def _gains(gains) -> list[float]:
+    values = np.atleast_1d(np.asarray(gains, dtype=object)).ravel().tolist()
+    if not values:
+        raise ValueError("gains: expected at least one gain, got none")
+    out = [as_float(g, "gains", positive=True) for g in values]
+    if len(set(out)) < len(out):
+        raise ValueError(f"gains: expected distinct values, got {out}")
+    return out
+
+
+def _execute(run_tasks, executor, show: bool) -> list:
+    results = [None] * len(run_tasks)
+    with tqdm(total=len(run_tasks), desc="gradient_growth", unit="task", disable=not show) as bar:
+        if executor is None:
+            for i, task in enumerate(run_tasks):
+                results[i] = _run_task(task)
+                bar.update()
+            return results
+        futures = {executor.submit(_run_task, task): i for i, task in enumerate(run_tasks)}
+        try:
+            for future in cf.as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return results
+
+
+def gradient_growth(
+    inits,
+    gains,
+    *,
+    n: int,
+    steps: int,
+    seeds: int,
+    activation: str = "tanh",
+    rng=None,
+    executor=None,
+    inputs=None,
+    progress: bool = True,
+    seeds_per_task: int | None = None,
+    spectra: bool = True,
+) -> pd.DataFrame:
+    r"""Gradient norm against time lag for every initialiser, gain and seed (tidy frame).
+
+    Parameters
+    ----------
+    inits : str or sequence of str
+        Initialiser names from :func:`gradflow.init.available`.
+    gains : float or sequence of float
+        Gains g > 0 passed to each initialiser.
+    n : int
+        Hidden size N (>= 1).
+    steps : int
+        Length T of each run (>= 1); lags run 0..T.
+    seeds : int
+        Number of random networks per (init, gain), seed index 0..seeds−1 (>= 1).
+    activation : {"tanh", "relu", "sigmoid", "linear"}
+        The Elman cell's nonlinearity.
+    rng : int, Generator, SeedSequence or None
+        Root of the randomness: pair k (init-major order) gets child k of
+        ``SeedSequence.spawn``, seed s child s of that, and the seed's W, v and
+        state/inputs its children 0, 1, 2; a network depends only on (rng, k, s).
+    executor : concurrent.futures.Executor, optional
+        Runs the tasks (``ProcessPoolExecutor``, ``dask.distributed.Client(...)
+        .get_executor()``, ...); None runs them in this process. The result is identical.
+    inputs : None, Drive, dict or str
+        The drive (see :class:`Drive`): None for a free run, e.g. ``{"kind": "gaussian",
+        "scale": 0.5, "size": 4}``, ``"adding"``.
+    progress : bool, default True
+        A tqdm bar over tasks, shown only when standard error is a terminal.
+    seeds_per_task : int, optional
+        Split each pair's seeds into tasks of this many (default: one task per pair), to
+        balance few pairs over many workers. Does not change the result.
+    spectra : bool, default True
+        Record each W's spectral radius and σ_max (:mod:`gradflow.spectral`; a dense
+        eigensolve costs about as much as the whole simulation at N = 128, and more at
+        larger N). False leaves those two columns NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (init, gain, seed, lag), columns :data:`COLUMNS`: ``log_norm`` is
+        :math:`\ln\lVert\partial\langle v, h_T\rangle/\partial h_{T-\mathrm{lag}}\rVert_2`,
+        ``spectral_radius`` and ``sigma_max`` belong to the seed's W; ``df.attrs`` records
+        the drive, the sizes, the initial state and the rng's entropy.
+
+    Notes
+    -----
+    Each network gets a random unit read-out vector v, so lag 0 has ``log_norm`` 0 and
+    :math:`\ell(\mathrm{lag}) = \ln\lVert J_{T-\mathrm{lag}+1}^\top\cdots J_T^\top v\rVert` with
+    :math:`J_t = \operatorname{diag}(\varphi'(a_t)) W`, computed in the log domain by
+    :func:`gradflow.jacobians.log_gradient_norms`. Non-linear runs start from
+    :math:`h_0 \sim N(0, I)`. A linear cell's Jacobian is W whatever the states, so linear
+    runs start from :math:`h_0 = 0` without inputs: exact, and free of overflow at any gain.
+
+    Give each worker process one BLAS thread (``OMP_NUM_THREADS=1`` in its environment, as
+    dask's nannies do): the matrices are small, and BLAS threads competing with other
+    workers for the cores slow LAPACK's eigenvalue routines down many times over.
+
+    References
+    ----------
+    Pascanu, R., Mikolov, T. & Bengio, Y. (2013). On the difficulty of training recurrent
+    neural networks. ICML.
+
+    Examples
+    --------
+    >>> df = gradient_growth(["orthogonal"], [0.5, 2.0], n=4, steps=3, seeds=2,
+    ...                      activation="linear", rng=0, progress=False)
+    >>> df.shape
+    (16, 10)
+    >>> bool(np.allclose(df.log_norm, df.lag * np.log(df.gain)))
+    True
+    """
+    names, gain_list = _names(inits), _gains(gains)
+    n = as_int(n, "n", minimum=1)
+    steps = as_int(steps, "steps", minimum=1)
+    seeds = as_int(seeds, "seeds", minimum=1)
+    activation = as_choice(activation, "activation", ACTIVATIONS)
+    drive = _as_drive(inputs)
+    if activation != "linear" and steps < _MIN_STEPS.get(drive.kind, 1):
+        raise ValueError(
+            f"steps: the {drive.kind} task needs steps >= {_MIN_STEPS[drive.kind]}, got {steps}"
+        )
+    if executor is not None and not isinstance(executor, cf.Executor):
+        raise TypeError(
+            "executor: expected None or a concurrent.futures.Executor (a process pool, "
+            f"dask Client.get_executor()), got {type(executor).__name__}"
+        )
+    for flag, value in (("progress", progress), ("spectra", spectra)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{flag}: expected True or False, got {value!r}")
+    chunk = seeds if seeds_per_task is None else as_int(seeds_per_task, "seeds_per_task", minimum=1)
+    pairs = [(name, g) for name in names for g in gain_list]
+    pair_seqs = spawn_seeds(rng, len(pairs))
+    run_tasks = [
+        _Task(name, g, n, steps, activation, drive, seq, first, min(chunk, seeds - first), spectra)
+        for (name, g), seq in zip(pairs, pair_seqs)
+        for first in range(0, seeds, chunk)
+    ]
+    results = _execute(run_tasks, executor, progress and sys.stderr.isatty())
+    joined = {key: np.concatenate([r[key] for r in results]) for key in results[0]}
+    n_lags = steps + 1
+    per_network = len(pairs) * seeds
+    frame = pd.DataFrame(
+        {
+            "init": np.repeat([name for name, _ in pairs], seeds * n_lags),
+            "gain": np.repeat(np.array([g for _, g in pairs]), seeds * n_lags),
+            "activation": activation,
+            "n": np.full(per_network * n_lags, n, dtype=np.int64),
+            "drive": drive.kind,
+            "seed": np.tile(np.repeat(np.arange(seeds, dtype=np.int64), n_lags), len(pairs)),
+            "lag": np.tile(np.arange(n_lags, dtype=np.int64), per_network),
+            "log_norm": joined["log_norm"].ravel(),
+            "spectral_radius": np.repeat(joined["spectral_radius"], n_lags),
+            "sigma_max": np.repeat(joined["sigma_max"], n_lags),
+        }
+    )
+    frame.attrs = {
+        "drive": asdict(drive),
+        "n": n,
+        "steps": steps,
+        "seeds": seeds,
+        "activation": activation,
+        "inits": names,
+        "gains": gain_list,
+        "h0": "zeros" if activation == "linear" else "standard normal",
+        "rng_entropy": pair_seqs[0].entropy,
+        "rng_spawn_key": list(pair_seqs[0].spawn_key[:-1]),
+    }
+    return frame

@@ -9,23 +9,8 @@ from gradflow import cells, cli
 from gradflow.cli import _simulate
 from gradflow.simulate import gradient_growth
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
-    threadpool_limits = None
-
 SMALL = ["--inits", "orthogonal,gaussian", "--gains", "0.8,1.5", "--n", "6", "--steps", "12",
          "--seeds", "3", "--seed", "7", "--quiet"]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    # Small dense eigenproblems: BLAS threads only add contention.
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
 
 
 def _run(tmp_path, *extra, name="growth.csv"):

@@ -14,11 +14,6 @@ from gradflow._rng import spawn_generators
 from gradflow.figures.foundation import growth_data, growth_panels
 from gradflow.plot.sweeps import GIDS
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
-    threadpool_limits = None
-
 NAMES = ("growth", "growth_rates", "spectral_gap")
 COLUMNS = {
     "growth": [
@@ -32,16 +27,6 @@ COLUMNS = {
     "spectral_gap": ["init", "gain", "n", "seed", "spectral_radius", "sigma_max"],
 }  # fmt: skip
 LN10 = math.log(10.0)
-
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    # Small dense eigenproblems: BLAS threads only add contention.
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,6 @@ from gradflow.cells import Cell, Elman, Trajectory
 from gradflow.jacobians import product_singular_values
 from gradflow.theory import fuss_catalan_moment
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Small factorisations: extra BLAS threads only add contention (and stalls when busy)."""
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
-
 
 class StackCell(Cell):
     """A minimal cell whose step Jacobians are given, ``(T, [B,] N, N)``: J_t = jacobians[t-1].

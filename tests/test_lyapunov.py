@@ -17,11 +17,6 @@ from gradflow.lyapunov import (
 )
 
 try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
-    threadpool_limits = None
-
-try:
     from gradflow.theory import gaussian_product_lyapunov
 except ImportError:  # pragma: no cover - theory is written in parallel
     from scipy.special import digamma
@@ -29,16 +24,6 @@ except ImportError:  # pragma: no cover - theory is written in parallel
     def gaussian_product_lyapunov(n, variance):
         i = np.arange(1, n + 1)
         return 0.5 * (np.log(2 * variance) + digamma((n - i + 1) / 2))
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Small factorisations: extra BLAS threads only add contention (and stalls when busy)."""
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
 
 
 def gaussian_stream(n, steps, variance, seed):

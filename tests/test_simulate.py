@@ -10,22 +10,6 @@ from scipy import stats
 from gradflow import init, theory
 from gradflow.simulate import COLUMNS, Drive, gradient_growth, growth_rates, parse_list
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    # Small dense problems: BLAS threads only add contention (LAPACK slows down many times
-    # over when other processes hold the cores).
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
-
 
 def sweep(**kwargs):
     options = dict(n=6, steps=12, seeds=3, rng=7, progress=False)

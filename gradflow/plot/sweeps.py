@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ._common import level_colours
 from ._style import PALETTE
 
 __all__ = ["GIDS", "QUANTITY_LABELS", "growth_rates", "spectral_gap"]
@@ -60,15 +61,6 @@ def _levels(data, hue, hue_order) -> list:
         return [None]
     present = list(dict.fromkeys(data[hue]))
     return [level for level in hue_order if level in present] if hue_order else present
-
-
-def _colours(levels, palette) -> dict:
-    if isinstance(palette, Mapping):
-        missing = [level for level in levels if level is not None and level not in palette]
-        if missing:
-            raise ValueError(f"palette: no colour for hue level(s) {missing}")
-        return dict(palette)
-    return dict(zip(levels, sns.color_palette(palette or PALETTE, len(levels))))
 
 
 def _label(labels, level) -> str:
@@ -170,7 +162,7 @@ def growth_rates(
     if ax is None:
         ax = plt.gca()
     levels = _levels(data, hue, hue_order)
-    colours = _colours(levels, palette)
+    colours = level_colours(levels, palette)
     bars = interval is not None and all(c in data.columns for c in interval)
     if zero_line:
         ax.axhline(0.0, color="0.55", linewidth=0.8, zorder=1, gid=GIDS["zero"])
@@ -329,7 +321,7 @@ def spectral_gap(
     if ax is None:
         ax = plt.gca()
     levels = _levels(data, hue, hue_order)
-    colours = _colours(levels, palette)
+    colours = level_colours(levels, palette)
     gains = data[x].to_numpy(dtype=float)
     span = np.array([0.0, np.nanmax(gains) * 1.04]) if gains.size else np.array([0.0, 1.0])
     # Legend proxies first (legend order): hue levels, then the two quantities.

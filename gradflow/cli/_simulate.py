@@ -146,11 +146,11 @@ def _simulate(args: argparse.Namespace) -> int:
     installed.
     """
     inits, gains = _check_arguments(args)
-    from ..figures.foundation import one_blas_thread
+    from .._blas import one_thread
     from ..simulate import gradient_growth
 
     try:
-        with one_blas_thread(), _executor(args) as executor:
+        with one_thread(), _executor(args) as executor:
             frame = gradient_growth(
                 inits,
                 gains,

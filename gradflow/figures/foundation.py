@@ -18,7 +18,6 @@ from matplotlib.patches import Patch
 
 from .. import init, simulate, spectral, theory
 from .. import plot as gplot
-from .._blas import one_thread
 from .._rng import spawn_generators
 from .._validation import as_choice, as_float, as_int
 from ..cells import ACTIVATIONS
@@ -31,7 +30,6 @@ __all__ = [
     "growth",
     "growth_data",
     "growth_panels",
-    "one_blas_thread",
 ]
 
 # Circular-law radius of each random initialiser in units of the gain, g·sqrt(n·Var(W_ij)):
@@ -154,15 +152,6 @@ THEORY_LABELS = {
     "log_spectral_radius": r"mean $\ln\rho(W)$",
     "mean_field_lyapunov": r"mean-field $\lambda$",
 }
-
-
-def one_blas_thread():
-    """Run the block with one BLAS thread (see :func:`gradflow._blas.one_thread`).
-
-    The sweeps multiply and factor many small matrices: extra BLAS threads only compete for
-    the cores, and on a busy machine LAPACK's eigenvalue routines slow down many times over.
-    """
-    return one_thread()
 
 
 def growth_data(frame: pd.DataFrame, *, band: float = 80.0) -> pd.DataFrame:
@@ -348,8 +337,7 @@ def growth(
         raise ValueError("activations: expected at least one activation, got none")
     names = _inits(inits)
     opts = dict(n=n, steps=steps, seeds=seeds, rng=rng, progress=False)
-    with one_blas_thread():
-        runs = [simulate.gradient_growth(names, gains, activation=a, **opts) for a in activations]
+    runs = [simulate.gradient_growth(names, gains, activation=a, **opts) for a in activations]
     frame = pd.concat(runs, ignore_index=True)
     data = growth_data(frame)
     fig = growth_panels(

@@ -22,7 +22,6 @@ from ..plot import palette as _palette
 from ..plot.products import singular_value_spectra
 from ._catalogue import register
 from ._common import figure_legend, init_label
-from .foundation import one_blas_thread
 
 __all__ = ["lyapunov_spectra", "phase_diagram", "product_spectra"]
 
@@ -112,9 +111,8 @@ def lyapunov_spectra(
     *streams, start = spawn_generators(rng, len(gains) + 1)
     W = np.stack([init.gaussian(n, gain=g, rng=gen) for g, gen in zip(gains, streams)])
     cell = Elman(W, activation="tanh")
-    with one_blas_thread():
-        traj = cell.run(burn_in + steps, h0=start.standard_normal((len(gains), n)))
-        result = lyap.along(cell, traj, k, burn_in=burn_in)
+    traj = cell.run(burn_in + steps, h0=start.standard_normal((len(gains), n)))
+    result = lyap.along(cell, traj, k, burn_in=burn_in)
     sims = result.to_frame()
     sims.insert(0, "gain", np.asarray(gains)[sims.pop("network").to_numpy()])
     sims.insert(0, "curve", SIMULATED)
@@ -246,39 +244,38 @@ def phase_diagram(
     names = _activations(activations)
     grid = _gain_grid(gain_min, gain_max, n_gains)
     rows = []
-    with one_blas_thread():
-        for gain, gen in zip(grid, spawn_generators(rng, len(grid))):
-            W = init.gaussian(n, gain=float(gain), rng=gen, batch=seeds)
-            h0 = gen.standard_normal((seeds, n))
-            for name in names:
-                cell = Elman(W, activation=name)
-                start = np.zeros((seeds, n)) if name == "linear" else h0
-                result = lyap.along(cell, cell.run(burn_in + steps, h0=start), 1, burn_in=burn_in)
-                rows.append(
-                    pd.DataFrame(
-                        {
-                            "curve": SIMULATED,
-                            "activation": name,
-                            "gain": gain,
-                            "seed": np.arange(seeds, dtype=float),
-                            "exponent": result.exponents[:, 0],
-                            "stderr": result.stderr[:, 0],
-                        }
-                    )
-                )
-            radius = np.atleast_1d(spectral.spectral_radius(W))
+    for gain, gen in zip(grid, spawn_generators(rng, len(grid))):
+        W = init.gaussian(n, gain=float(gain), rng=gen, batch=seeds)
+        h0 = gen.standard_normal((seeds, n))
+        for name in names:
+            cell = Elman(W, activation=name)
+            start = np.zeros((seeds, n)) if name == "linear" else h0
+            result = lyap.along(cell, cell.run(burn_in + steps, h0=start), 1, burn_in=burn_in)
             rows.append(
                 pd.DataFrame(
                     {
-                        "curve": LOG_RADIUS,
-                        "activation": "linear",
+                        "curve": SIMULATED,
+                        "activation": name,
                         "gain": gain,
                         "seed": np.arange(seeds, dtype=float),
-                        "exponent": np.log(radius),
-                        "stderr": np.nan,
+                        "exponent": result.exponents[:, 0],
+                        "stderr": result.stderr[:, 0],
                     }
                 )
             )
+        radius = np.atleast_1d(spectral.spectral_radius(W))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "curve": LOG_RADIUS,
+                    "activation": "linear",
+                    "gain": gain,
+                    "seed": np.arange(seeds, dtype=float),
+                    "exponent": np.log(radius),
+                    "stderr": np.nan,
+                }
+            )
+        )
     fine = np.round(grid[0] * (grid[-1] / grid[0]) ** np.linspace(0.0, 1.0, 241), 12)
     curves = {
         MEAN_FIELD: ("tanh", theory.mean_field_lyapunov(fine)),
@@ -393,16 +390,15 @@ def product_spectra(
     *streams, start = spawn_generators(rng, len(init_names) + 1)
     h0 = start.standard_normal((seeds, n))
     frames = []
-    with one_blas_thread():
-        for init_name, gen in zip(init_names, streams):
-            W = init.get(init_name)(n, gain=gain, rng=gen, batch=seeds)
-            for name in names:
-                cell = Elman(W, activation=name)
-                traj = cell.run(max(depth_list), h0=h0)
-                for depth in depth_list:
-                    spectrum = jacobians.product_singular_values(cell, traj, [depth], end=depth)
-                    frame = spectrum.to_frame().drop(columns="sv")
-                    frames.append(frame.assign(activation=name, init=init_name))
+    for init_name, gen in zip(init_names, streams):
+        W = init.get(init_name)(n, gain=gain, rng=gen, batch=seeds)
+        for name in names:
+            cell = Elman(W, activation=name)
+            traj = cell.run(max(depth_list), h0=h0)
+            for depth in depth_list:
+                spectrum = jacobians.product_singular_values(cell, traj, [depth], end=depth)
+                frame = spectrum.to_frame().drop(columns="sv")
+                frames.append(frame.assign(activation=name, init=init_name))
     data = pd.concat(frames, ignore_index=True).rename(columns={"network": "seed"})
     data["log10_sv"] = data["log_sv"] / np.log(10.0)
     data = data[["activation", "init", "depth", "seed", "index", "log_sv", "log10_sv"]]

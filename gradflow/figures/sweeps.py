@@ -19,7 +19,7 @@ from ..plot.sweeps import growth_rates as plot_growth_rates
 from ..plot.sweeps import spectral_gap as plot_spectral_gap
 from ._catalogue import register
 from ._common import figure_legend, init_colours, init_label
-from .foundation import _DISK_SCALE, _inits, one_blas_thread
+from .foundation import _DISK_SCALE, _inits
 
 __all__ = ["CURVE_LABELS", "growth_rates", "spectral_gap"]
 
@@ -202,11 +202,10 @@ def growth_rates(
     grid = np.linspace(min(gain_list), max(gain_list), 121)
     frames = []
     for activation in activations:
-        with one_blas_thread():
-            df = simulate.gradient_growth(
-                names, gain_list, n=n, steps=steps, seeds=seeds, activation=activation,
-                rng=rng, progress=False, spectra=activation == "linear",
-            )  # fmt: skip
+        df = simulate.gradient_growth(
+            names, gain_list, n=n, steps=steps, seeds=seeds, activation=activation,
+            rng=rng, progress=False, spectra=activation == "linear",
+        )  # fmt: skip
         rates = simulate.growth_rates(df)
         frames.append(rates.assign(layer="simulation", curve="simulation"))
         for curve in _theory_curves(activation, names, rates, grid):
@@ -296,21 +295,20 @@ def spectral_gap(*, n: int = 128, seeds: int = 16, gains=_GAP_GAINS, inits=None,
     names = _inits(inits)
     cases = [(name, gain) for name in names for gain in gain_list]
     frames = []
-    with one_blas_thread():
-        for (name, gain), gen in zip(cases, spawn_generators(rng, len(cases))):
-            W = np.stack([init.get(name)(n, gain=gain, rng=gen) for _ in range(seeds)])
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "init": name,
-                        "gain": gain,
-                        "n": n,
-                        "seed": np.arange(seeds),
-                        "spectral_radius": np.atleast_1d(spectral.spectral_radius(W)),
-                        "sigma_max": np.atleast_1d(spectral.spectral_norm(W)),
-                    }
-                )
+    for (name, gain), gen in zip(cases, spawn_generators(rng, len(cases))):
+        W = np.stack([init.get(name)(n, gain=gain, rng=gen) for _ in range(seeds)])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "init": name,
+                    "gain": gain,
+                    "n": n,
+                    "seed": np.arange(seeds),
+                    "spectral_radius": np.atleast_1d(spectral.spectral_radius(W)),
+                    "sigma_max": np.atleast_1d(spectral.spectral_norm(W)),
+                }
             )
+        )
     data = pd.concat(frames, ignore_index=True)
 
     colours = init_colours()

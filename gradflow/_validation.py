@@ -18,8 +18,10 @@ __all__ = [
     "NonFiniteError",
     "as_array",
     "as_choice",
+    "as_choices",
     "as_dtype",
     "as_float",
+    "as_floats",
     "as_int",
     "as_matrix",
 ]
@@ -159,3 +161,41 @@ def as_choice(value, name: str, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name}: expected one of {', '.join(options)}; got {_describe(value)}")
     return value
+
+
+def _as_list(values) -> list:
+    """A str or a scalar as a one-item list; anything iterable as a flat list."""
+    if isinstance(values, str) or np.isscalar(values):
+        return [values]
+    return np.ravel(np.asarray(values, dtype=object)).tolist()
+
+
+def as_choices(
+    values, name: str, choices: Iterable[str], *, what: str = "name", distinct: bool = False
+) -> list[str]:
+    """A non-empty list of names from ``choices`` (a single str counts as a list of one).
+
+    ``what`` names one item in the message for an empty list (``"inits: expected at least one
+    initialiser name, got none"``); ``distinct`` refuses repeats.
+    """
+    options = tuple(choices)
+    chosen = _as_list(values)
+    if not chosen:
+        raise ValueError(f"{name}: expected at least one {what}, got none")
+    chosen = [as_choice(value, name, options) for value in chosen]
+    if distinct and len(set(chosen)) < len(chosen):
+        raise ValueError(f"{name}: expected distinct names, got {chosen}")
+    return chosen
+
+
+def as_floats(
+    values, name: str, *, what: str = "value", positive: bool = False, distinct: bool = False
+) -> list[float]:
+    """A non-empty list of finite reals (a scalar counts as a list of one), optionally > 0."""
+    chosen = _as_list(values)
+    if not chosen:
+        raise ValueError(f"{name}: expected at least one {what}, got none")
+    out = [as_float(value, name, positive=positive) for value in chosen]
+    if distinct and len(set(out)) < len(out):
+        raise ValueError(f"{name}: expected distinct values, got {out}")
+    return out

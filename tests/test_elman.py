@@ -222,3 +222,10 @@ def test_bad_run_arguments_give_one_line_errors():
         message = str(info.value)
         assert message.startswith(name), message
         assert "\n" not in message
+
+
+def test_with_params_keeps_activation_and_dtype():
+    cell = Elman(np.eye(3) * 0.5, np.ones((3, 2)), activation="relu", dtype=np.float32)
+    new = cell.with_params({"W_hh": 2 * cell.W_hh, "W_xh": cell.W_xh})
+    assert new.activation == "relu" and new.dtype == np.float32 and new.b is None
+    np.testing.assert_array_equal(new.W_hh, 2 * cell.W_hh)

@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from gradflow._validation import as_array, as_choice, as_dtype, as_float, as_int, as_matrix
+from gradflow._validation import (
+    as_array,
+    as_choice,
+    as_choices,
+    as_dtype,
+    as_float,
+    as_floats,
+    as_int,
+    as_matrix,
+)
 
 
 def one_line_error(call, name, exc=(ValueError, TypeError)):
@@ -70,3 +79,23 @@ def test_choice_and_dtype():
     assert as_dtype("float32") == np.float32
     one_line_error(lambda: as_dtype(np.int32), "dtype")
     one_line_error(lambda: as_dtype("banana"), "dtype")
+
+
+def test_lists_of_choices_and_floats():
+    names = ("tanh", "relu")
+    assert as_choices("tanh", "activations", names) == ["tanh"]
+    assert as_choices(("relu", "tanh"), "activations", names) == ["relu", "tanh"]
+    assert as_floats(0.5, "gains") == [0.5]
+    assert as_floats(np.array([1, 2]), "gains", positive=True) == [1.0, 2.0]
+    message = one_line_error(
+        lambda: as_choices([], "inits", names, what="initialiser name"), "inits"
+    )
+    assert message == "inits: expected at least one initialiser name, got none"
+    one_line_error(lambda: as_choices(["tanh", "elu"], "activations", names), "activations")
+    assert "distinct" in one_line_error(
+        lambda: as_choices(["tanh", "tanh"], "activations", names, distinct=True), "activations"
+    )
+    assert "gain, got none" in one_line_error(lambda: as_floats([], "gains", what="gain"), "gains")
+    one_line_error(lambda: as_floats([1.0, 0.0], "gains", positive=True), "gains")
+    one_line_error(lambda: as_floats(["a"], "gains"), "gains")
+    assert "distinct" in one_line_error(lambda: as_floats([1, 1], "gains", distinct=True), "gains")

@@ -6,7 +6,7 @@ Every cell follows the interface of :class:`Cell`: ``run(xs, h0=None) -> Traject
 """
 
 from .._activations import NAMES as ACTIVATIONS
-from ._base import Cell, Trajectory
+from ._base import Cell, Trajectory, check_run
 from .elman import Elman
 
-__all__ = ["ACTIVATIONS", "Cell", "Elman", "Trajectory"]
+__all__ = ["ACTIVATIONS", "Cell", "Elman", "Trajectory", "check_run"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._validation import as_array, as_int
 
-__all__ = ["Cell", "Trajectory"]
+__all__ = ["Cell", "Trajectory", "check_run"]
 
 
 def _frozen(arr: np.ndarray | None) -> np.ndarray | None:
@@ -95,6 +95,14 @@ class Cell:
         """J_tᵀ V for a block ``V`` of shape ``(…, S, k)``."""
         raise NotImplementedError
 
+    def with_params(self, params) -> Cell:
+        """The same kind of cell (same activation, dtype, ...) with new trainable arrays.
+
+        ``params`` maps the names of :attr:`params` to arrays of the same shapes; it is how a
+        trainer steps a cell without knowing its constructor.
+        """
+        raise NotImplementedError
+
     # -- public, checked ----------------------------------------------------------------------
     def check_trajectory(self, traj) -> Trajectory:
         """Return ``traj`` if it is a Trajectory of this cell's state size, else raise."""
@@ -162,3 +170,14 @@ class Cell:
         if traj.batch_size is not None and vectors.ndim == 2:
             vectors = np.broadcast_to(vectors, (traj.batch_size, *vectors.shape))
         return self._jvp(traj, t, vectors)
+
+
+def check_run(cell, traj) -> tuple[Cell, Trajectory]:
+    """``(cell, traj)`` once ``cell`` is a gradflow cell and ``traj`` a run of it, else raise.
+
+    What every function taking a cell and its trajectory checks first (one-line errors that
+    name ``cell`` or ``traj``).
+    """
+    if not isinstance(cell, Cell):
+        raise TypeError(f"cell: expected a gradflow cell, got {type(cell).__name__}")
+    return cell, cell.check_trajectory(traj)

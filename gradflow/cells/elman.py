@@ -108,6 +108,16 @@ class Elman(Cell):
         named = {"W_hh": self.W_hh, "W_xh": self.W_xh, "b": self.b}
         return {name: value for name, value in named.items() if value is not None}
 
+    def with_params(self, params) -> Elman:
+        """An Elman cell with this one's activation and dtype and the arrays of ``params``."""
+        return Elman(
+            params["W_hh"],
+            params.get("W_xh"),
+            params.get("b"),
+            activation=self.activation,
+            dtype=self.dtype,
+        )
+
     # -- forward ------------------------------------------------------------------------------
     def _resolve_batch(self, xs, h0):
         """Validate ``xs`` and ``h0``; return (T, inputs or None, h0 array, batch or None)."""

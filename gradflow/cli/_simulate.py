@@ -89,13 +89,11 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_arguments(args):
     """Parse and check the list arguments before any work starts: (inits, gains)."""
     from .. import init
-    from .._validation import as_choice, as_float
+    from .._validation import as_choices, as_floats
     from ..simulate import Drive, parse_list
 
-    inits = [as_choice(name, "inits", init.available()) for name in parse_list(args.inits, "inits")]
-    gains = [
-        as_float(g, "gains", positive=True) for g in parse_list(args.gains, "gains", kind=float)
-    ]
+    inits = as_choices(parse_list(args.inits, "inits"), "inits", init.available())
+    gains = as_floats(parse_list(args.gains, "gains", kind=float), "gains", positive=True)
     if args.inputs is not None:
         Drive.parse(args.inputs)
     if args.plot is not None:

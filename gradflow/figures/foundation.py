@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 from .. import init, simulate, spectral, theory
 from .. import plot as gplot
 from .._rng import spawn_generators
-from .._validation import as_choice, as_float, as_int
+from .._validation import as_choices, as_float, as_int
 from ..cells import ACTIVATIONS
 from ._catalogue import register
 from ._common import figure_legend, init_colours, init_label
@@ -44,13 +44,11 @@ _NORM_LABEL = r"$\Vert\partial\langle v, h_T\rangle / \partial h_{T-\mathrm{lag}
 
 
 def _inits(inits) -> list[str]:
+    """The initialiser names to draw (default: all)."""
     names = init.available()
-    if inits is None:
-        return list(names)
-    chosen = [inits] if isinstance(inits, str) else list(inits)
-    if not chosen:
-        raise ValueError("inits: expected at least one initialiser name, got none")
-    return [as_choice(name, "inits", names) for name in chosen]
+    return (
+        list(names) if inits is None else as_choices(inits, "inits", names, what="initialiser name")
+    )
 
 
 @register(
@@ -332,9 +330,7 @@ def growth(
         One row per (activation, init, gain, lag): the median and 10–90 % band over the
         seeds and the theory line (the columns of :func:`growth_data`).
     """
-    activations = [as_choice(a, "activations", ACTIVATIONS) for a in activations]
-    if not activations:
-        raise ValueError("activations: expected at least one activation, got none")
+    activations = as_choices(activations, "activations", ACTIVATIONS, what="activation")
     names = _inits(inits)
     opts = dict(n=n, steps=steps, seeds=seeds, rng=rng, progress=False)
     runs = [simulate.gradient_growth(names, gains, activation=a, **opts) for a in activations]

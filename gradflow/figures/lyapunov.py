@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from .. import init, jacobians, spectral, theory
 from .. import lyapunov as lyap
 from .._rng import spawn_generators
-from .._validation import as_choice, as_float, as_int
+from .._validation import as_choices, as_float, as_floats, as_int
 from ..cells import ACTIVATIONS, Elman
 from ..plot import lyapunov as lplot
 from ..plot import palette as _palette
@@ -31,20 +31,6 @@ NEWMAN = "Newman: i.i.d. Gaussian, variance g²/N"
 MEAN_FIELD = "mean-field (tanh)"
 LOG_GAIN = "ln g"
 LOG_RADIUS = "ln ρ(W) of each draw"
-
-
-def _gains(gains) -> list[float]:
-    values = [gains] if np.isscalar(gains) else list(gains)
-    if not values:
-        raise ValueError("gains: expected at least one gain, got none")
-    return [as_float(g, "gains", positive=True) for g in values]
-
-
-def _activations(activations) -> list[str]:
-    chosen = [activations] if isinstance(activations, str) else list(activations)
-    if not chosen:
-        raise ValueError("activations: expected at least one activation, got none")
-    return [as_choice(a, "activations", ACTIVATIONS) for a in chosen]
 
 
 # -- 1. Lyapunov spectra ------------------------------------------------------------------------
@@ -104,7 +90,7 @@ def lyapunov_spectra(
         network) or Newman's reference (stderr NaN); ``index`` is 1-based.
     """
     n = as_int(n, "n", minimum=2)
-    gains = _gains(gains)
+    gains = as_floats(gains, "gains", what="gain", positive=True)
     steps = as_int(steps, "steps", minimum=2)
     burn_in = as_int(burn_in, "burn_in", minimum=0)
     k = n if k is None else as_int(k, "k", minimum=1, maximum=n)
@@ -241,7 +227,7 @@ def phase_diagram(
     seeds = as_int(seeds, "seeds", minimum=1)
     steps = as_int(steps, "steps", minimum=2)
     burn_in = as_int(burn_in, "burn_in", minimum=0)
-    names = _activations(activations)
+    names = as_choices(activations, "activations", ACTIVATIONS, what="activation")
     grid = _gain_grid(gain_min, gain_max, n_gains)
     rows = []
     for gain, gen in zip(grid, spawn_generators(rng, len(grid))):
@@ -383,10 +369,8 @@ def product_spectra(
     seeds = as_int(seeds, "seeds", minimum=1)
     depth_list = sorted({as_int(d, "depths", minimum=1) for d in np.atleast_1d(depths).tolist()})
     gain = as_float(gain, "gain", positive=True)
-    init_names = [as_choice(name, "inits", init.available()) for name in inits]
-    names = _activations(activations)
-    if not init_names:
-        raise ValueError("inits: expected at least one initialiser name, got none")
+    init_names = as_choices(inits, "inits", init.available(), what="initialiser name")
+    names = as_choices(activations, "activations", ACTIVATIONS, what="activation")
     *streams, start = spawn_generators(rng, len(init_names) + 1)
     h0 = start.standard_normal((seeds, n))
     frames = []

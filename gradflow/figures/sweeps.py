@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from .. import init, simulate, spectral, theory
 from .._rng import spawn_generators
-from .._validation import as_choice, as_float, as_int
+from .._validation import as_choices, as_floats, as_int
 from ..cells import ACTIVATIONS
 from ..plot.sweeps import growth_rates as plot_growth_rates
 from ..plot.sweeps import spectral_gap as plot_spectral_gap
@@ -42,13 +42,6 @@ _RATE_COLUMNS = [
     "activation", "init", "gain", "layer", "curve",
     "rate", "ci_low", "ci_high", "n_seeds", "lag_low", "lag_high",
 ]  # fmt: skip
-
-
-def _gain_list(gains) -> list[float]:
-    values = [as_float(g, "gains", positive=True) for g in np.atleast_1d(gains).tolist()]
-    if not values:
-        raise ValueError("gains: expected at least one gain, got none")
-    return values
 
 
 def _theory_curves(activation: str, names, rates: pd.DataFrame, grid) -> list[pd.DataFrame]:
@@ -194,10 +187,8 @@ def growth_rates(
     """
     n = as_int(n, "n", minimum=1)
     steps = as_int(steps, "steps", minimum=2)
-    gain_list = _gain_list(gains)
-    activations = [as_choice(a, "activations", ACTIVATIONS) for a in activations]
-    if not activations:
-        raise ValueError("activations: expected at least one activation, got none")
+    gain_list = as_floats(gains, "gains", what="gain", positive=True)
+    activations = as_choices(activations, "activations", ACTIVATIONS, what="activation")
     names = _inits(inits)
     grid = np.linspace(min(gain_list), max(gain_list), 121)
     frames = []
@@ -291,7 +282,7 @@ def spectral_gap(*, n: int = 128, seeds: int = 16, gains=_GAP_GAINS, inits=None,
     """
     n = as_int(n, "n", minimum=1)
     seeds = as_int(seeds, "seeds", minimum=1)
-    gain_list = _gain_list(gains)
+    gain_list = as_floats(gains, "gains", what="gain", positive=True)
     names = _inits(inits)
     cases = [(name, gain) for name in names for gain in gain_list]
     frames = []

@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_array
-from ..cells import Cell, Trajectory
+from ..cells import Cell, Trajectory, check_run
 
 __all__ = ["backprop", "log_gradient_norms"]
-
-
-def _check_cell(cell) -> Cell:
-    if not isinstance(cell, Cell):
-        raise TypeError(f"cell: expected a gradflow cell, got {type(cell).__name__}")
-    return cell
 
 
 def _cotangent(cell: Cell, traj: Trajectory, v, *, per_step: bool):
@@ -66,8 +60,7 @@ def backprop(cell, traj, v) -> np.ndarray:
     >>> backprop(cell, traj, np.array([1.0, 0.0]))[:, 0]
     array([8., 4., 2., 1.])
     """
-    cell = _check_cell(cell)
-    traj = cell.check_trajectory(traj)
+    cell, traj = check_run(cell, traj)
     v, per_step = _cotangent(cell, traj, v, per_step=True)
     adjoints = np.empty_like(traj.states)
     adjoints[-1] = v[-1] if per_step else v
@@ -120,8 +113,7 @@ def log_gradient_norms(cell, traj, v) -> np.ndarray:
     >>> bool(np.isclose(log_norms[0], 1000 * np.log(3.0)))
     True
     """
-    cell = _check_cell(cell)
-    traj = cell.check_trajectory(traj)
+    cell, traj = check_run(cell, traj)
     v, _ = _cotangent(cell, traj, v, per_step=False)
     log_norms = np.empty(traj.states.shape[:-1])
     norm = np.linalg.norm(v, axis=-1)

@@ -12,7 +12,8 @@ from scipy.linalg import lapack
 
 from .._blas import one_thread_if_small
 from .._validation import as_float, as_int
-from ._adjoints import _check_cell, _safe_log
+from ..cells import check_run
+from ._adjoints import _safe_log
 
 __all__ = ["ProductSpectrum", "log_product_norms", "product_singular_values"]
 
@@ -232,8 +233,7 @@ def product_singular_values(
     array([[2.000000e+00, 5.000000e-01],
            [1.024000e+03, 9.765625e-04]])
     """
-    cell = _check_cell(cell)
-    traj = cell.check_trajectory(traj)
+    cell, traj = check_run(cell, traj)
     end, depth_list = _check_end_depths(traj, end, depths)
     tol = as_float(tol, "tol", positive=True)
     max_sweeps = as_int(max_sweeps, "max_sweeps", minimum=0)
@@ -294,8 +294,7 @@ def log_product_norms(cell, traj, *, end=None, max_depth=None) -> np.ndarray:
     >>> np.exp(log_product_norms(cell, cell.run(3)))
     array([2., 4., 8.])
     """
-    cell = _check_cell(cell)
-    traj = cell.check_trajectory(traj)
+    cell, traj = check_run(cell, traj)
     end = traj.n_steps if end is None else as_int(end, "end", minimum=1, maximum=traj.n_steps)
     max_depth = end if max_depth is None else as_int(max_depth, "max_depth", minimum=1, maximum=end)
     out = []

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import as_int
-from ..cells import Cell
+from ..cells import check_run
 from ._engine import _initial_frame, _options, _result, _run
 from ._stats import LyapunovSpectrum
 
@@ -217,9 +217,7 @@ def along(
     >>> np.exp(along(cell, cell.run(100)).exponents).round(6)
     array([1.5, 0.5])
     """
-    if not isinstance(cell, Cell):
-        raise TypeError(f"cell: expected a gradflow cell, got {type(cell).__name__}")
-    traj = cell.check_trajectory(traj)
+    cell, traj = check_run(cell, traj)
     n_total = traj.n_steps
     k, burn_in, reortho, log_bound, local_steps = _options(
         k, cell.state_size, burn_in, reortho, max_growth, local_steps, n_batches, n_total
@@ -294,9 +292,7 @@ def finite_time(
     >>> np.exp(frame["exponent"]).round(12).tolist()
     [2.0, 2.0]
     """
-    if not isinstance(cell, Cell):
-        raise TypeError(f"cell: expected a gradflow cell, got {type(cell).__name__}")
-    traj = cell.check_trajectory(traj)
+    cell, traj = check_run(cell, traj)
     burn_in = as_int(burn_in, "burn_in", minimum=0, maximum=traj.n_steps - 1)
     window = as_int(window, "window", minimum=1, maximum=traj.n_steps - burn_in)
     options = {"burn_in": burn_in, "adjoint": adjoint, "reortho": reortho, "rng": rng}

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .. import init as _init
 from .. import spectral, tasks
 from .._rng import spawn_seeds
-from .._validation import NonFiniteError, as_choice, as_float, as_int
+from .._validation import NonFiniteError, as_choice, as_choices, as_floats, as_int
 from ..cells import ACTIVATIONS, Elman
 from ..jacobians import log_gradient_norms
 from ._drive import _MIN_STEPS, Drive, _as_drive
@@ -113,28 +113,6 @@ def _run_task(task: _Task) -> dict:
 
 
 # -- the sweep --------------------------------------------------------------------------------
-def _names(inits) -> list[str]:
-    names = [inits] if isinstance(inits, str) else list(inits)
-    if not names:
-        raise ValueError("inits: expected at least one initialiser name, got none")
-    available = tuple(_init.available())
-    for name in names:
-        as_choice(name, "inits", available)
-    if len(set(names)) < len(names):
-        raise ValueError(f"inits: expected distinct names, got {names}")
-    return names
-
-
-def _gains(gains) -> list[float]:
-    values = np.atleast_1d(np.asarray(gains, dtype=object)).ravel().tolist()
-    if not values:
-        raise ValueError("gains: expected at least one gain, got none")
-    out = [as_float(g, "gains", positive=True) for g in values]
-    if len(set(out)) < len(out):
-        raise ValueError(f"gains: expected distinct values, got {out}")
-    return out
-
-
 def _execute(run_tasks, executor, show: bool) -> list:
     results = [None] * len(run_tasks)
     with tqdm(total=len(run_tasks), desc="gradient_growth", unit="task", disable=not show) as bar:
@@ -241,7 +219,8 @@ def gradient_growth(
     >>> bool(np.allclose(df.log_norm, df.lag * np.log(df.gain)))
     True
     """
-    names, gain_list = _names(inits), _gains(gains)
+    names = as_choices(inits, "inits", _init.available(), what="initialiser name", distinct=True)
+    gain_list = as_floats(gains, "gains", what="gain", positive=True, distinct=True)
     n = as_int(n, "n", minimum=1)
     steps = as_int(steps, "steps", minimum=1)
     seeds = as_int(seeds, "seeds", minimum=1)

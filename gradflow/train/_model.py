@@ -177,9 +177,7 @@ class Model:
 
     def with_params(self, params) -> Model:
         """A new model with ``params`` (the keys and shapes of :attr:`params`)."""
-        cell_params = {k: params[k] for k in self.cell.params}
-        extra = {"activation": self.cell.activation} if hasattr(self.cell, "activation") else {}
-        cell = type(self.cell)(**cell_params, **extra)
+        cell = self.cell.with_params({k: params[k] for k in self.cell.params})
         return Model(cell, params["W_out"], params["b_out"], self.objective)
 
     def _outputs(self, xs):

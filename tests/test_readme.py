@@ -22,3 +22,10 @@ def test_quick_start_has_exactly_the_two_set_up_commands():
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
 def test_tour_code_runs(index):
     exec(compile(blocks("python")[index], f"README.md[python {index}]", "exec"), {})
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    test_command = 'pip install -e ".[test]" && pytest'
+    assert test_command in README.read_text(encoding="utf-8")
+    assert any(line.strip() == test_command for line in ci.splitlines())

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .errors import GradflowError, NonFiniteError
+
 __all__ = [
     "GradflowError",
     "NonFiniteError",
@@ -25,14 +27,6 @@ __all__ = [
     "as_int",
     "as_matrix",
 ]
-
-
-class GradflowError(ValueError):
-    """Base class of the package's own errors (a ``ValueError``, so callers may catch either)."""
-
-
-class NonFiniteError(GradflowError):
-    """A computation met or produced a non-finite value where a finite one was required."""
 
 
 def _describe(value) -> str:

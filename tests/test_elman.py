@@ -70,7 +70,7 @@ def test_batched_networks_jacobian_vjp_jvp(activation):
         np.testing.assert_allclose(cell.vjp(traj, t, v), np.einsum("bi,bij->bj", v, J), atol=1e-12)
         np.testing.assert_allclose(cell.jvp(traj, t, block), J @ block, atol=1e-12)
         np.testing.assert_allclose(
-            cell._jtvp(traj, t, block), np.swapaxes(J, 1, 2) @ block, atol=1e-12
+            cell.vjp_block(traj, t, block), np.swapaxes(J, 1, 2) @ block, atol=1e-12
         )
 
 

@@ -25,14 +25,26 @@ class StackCell(Cell):
         lead = () if self.n_networks is None else (self.n_networks,)
         return Trajectory(np.zeros((len(self.jacobians) + 1, *lead, self.state_size)))
 
-    def _jacobian(self, traj, t):
+    def _dense_jacobian(self, traj, t):
         return self.jacobians[t - 1]
 
-    def _jvp(self, traj, t, vectors):
+    def jvp_block(self, traj, t, vectors):
         return self.jacobians[t - 1] @ vectors
 
-    def _jtvp(self, traj, t, vectors):
+    def vjp_block(self, traj, t, vectors):
         return np.swapaxes(self.jacobians[t - 1], -1, -2) @ vectors
+
+    # Not a trainable cell: the rest of the interface is not needed by the products.
+    def run(self, xs, h0=None):
+        raise NotImplementedError
+
+    params = recurrent_blocks = property(lambda self: {})
+
+    def with_params(self, params):
+        raise NotImplementedError
+
+    def param_grads(self, traj, adjoints):
+        raise NotImplementedError
 
 
 def product(jacobians, end, depth):

@@ -7,6 +7,7 @@ of the full state. Arrays are time-major: inputs ``(T, [B,] D)``, states ``(T+1,
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -15,7 +16,7 @@ import numpy as np
 
 from .._validation import as_array, as_int
 
-__all__ = ["Cell", "Trajectory", "check_run"]
+__all__ = ["Cell", "Trajectory", "check_run", "matvec", "rmatvec"]
 
 
 def _frozen(arr: np.ndarray | None) -> np.ndarray | None:
@@ -70,38 +71,187 @@ class Trajectory:
         return f"Trajectory(n_steps={self.n_steps}, state_size={self.state_size}{batch})"
 
 
-class Cell:
-    """Interface of a recurrent cell (subclasses: :class:`~gradflow.cells.Elman`, ...).
+def matvec(W: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """W h for W ``(R, M)`` or ``(B, R, M)`` and h ``(M,)`` or ``(B, M)`` -> ``(…, R)``."""
+    if W.ndim == 2:
+        return h @ W.T
+    return np.matmul(W, h[..., None])[..., 0]
 
-    Subclasses set ``state_size``, ``n_networks`` (B for stacked weights, else None) and
-    implement ``run``, ``_jacobian``, ``_vjp`` and ``_jvp`` on validated arguments; this
-    class checks the public arguments once and leaves the inner loops free of checks.
+
+def rmatvec(W: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Wᵀ u for W ``(R, M)`` or ``(B, R, M)`` and u ``(R,)`` or ``(B, R)`` -> ``(…, M)``."""
+    if W.ndim == 2:
+        return u @ W
+    return np.matmul(u[:, None, :], W)[:, 0, :]
+
+
+class Cell(abc.ABC):
+    """A recurrent cell: what every consumer of a cell (layers 3 to 6) may rely on.
+
+    Attributes every cell sets
+    --------------------------
+    hidden_size : int
+        N, the size of the output ``h`` a readout sees.
+    state_size : int
+        S, the size of the full state (N for Elman and GRU, 2N for the LSTM's ``[h, c]``).
+    input_size : int
+        D (0 for a cell without input weights).
+    n_networks : int or None
+        B for stacked weights (B independent networks run at once), else None.
+    dtype : numpy.dtype
+        Working precision (float64 or float32).
+
+    The block-product protocol (layer 3)
+    ------------------------------------
+    The analyses of products of Jacobians never form :math:`J_t = \\partial s_t/\\partial
+    s_{t-1}` unless asked to; they call three unchecked products on validated arguments
+    (``t`` in 1..T, blocks shaped like the trajectory's states with a trailing axis k):
+
+    - :meth:`jvp_block` ``(traj, t, V)`` -> :math:`J_t V` for ``V`` of shape ``(…, S, k)``;
+    - :meth:`vjp_block` ``(traj, t, U)`` -> :math:`J_t^\top U` for ``U`` of shape ``(…, S, k)``;
+    - :meth:`vjp_vector` ``(traj, t, u)`` -> :math:`J_t^\top u` for ``u`` of shape ``(…, S)``
+      (by default through :meth:`vjp_block`; a cell may override it with a faster path).
+
+    The checked :meth:`jacobian`, :meth:`vjp` and :meth:`jvp` validate their arguments and
+    call these; :meth:`jacobian` applies :meth:`jvp_block` to the identity unless a cell has
+    a cheaper dense form.
+
+    Subclasses implement :meth:`run`, :attr:`params`, :meth:`with_params`,
+    :meth:`param_grads`, :attr:`recurrent_blocks` and the two block products; input
+    validation and the input drive (:meth:`_resolve_batch`, :meth:`_drive`) live here.
     """
 
+    hidden_size: int
     state_size: int
+    input_size: int
     n_networks: int | None
+    dtype: np.dtype
+    W_xh: np.ndarray | None
 
-    # -- subclass hooks (unchecked; t is 1-based) -------------------------------------------
-    def _jacobian(self, traj: Trajectory, t: int) -> np.ndarray:
-        raise NotImplementedError
+    # -- what a subclass implements -----------------------------------------------------------
+    @abc.abstractmethod
+    def run(self, xs, h0=None) -> Trajectory:
+        """Run the cell for T steps: ``xs`` inputs ``(T, [B,] D)`` or an int T (no input)."""
 
-    def _vjp(self, traj: Trajectory, t: int, v: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    @property
+    @abc.abstractmethod
+    def params(self) -> dict[str, np.ndarray]:
+        """The trainable arrays by name, in a fixed order."""
 
-    def _jvp(self, traj: Trajectory, t: int, vectors: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def _jtvp(self, traj: Trajectory, t: int, vectors: np.ndarray) -> np.ndarray:
-        """J_tᵀ V for a block ``V`` of shape ``(…, S, k)``."""
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def with_params(self, params) -> Cell:
         """The same kind of cell (same activation, dtype, ...) with new trainable arrays.
 
         ``params`` maps the names of :attr:`params` to arrays of the same shapes; it is how a
         trainer steps a cell without knowing its constructor.
         """
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def param_grads(self, traj: Trajectory, adjoints) -> dict[str, np.ndarray]:
+        """Gradients of :attr:`params` from the state adjoints ``(T+1, [B,] S)``."""
+
+    @property
+    @abc.abstractmethod
+    def recurrent_blocks(self) -> dict[str, np.ndarray]:
+        """The recurrent matrices by name, each ``(N, N)`` or ``(B, N, N)``.
+
+        Elman: ``W_hh``; LSTM: the gate blocks of ``W_hh`` (i, f, g, o); GRU: r, z, n. What
+        spectra of "the recurrent weights" are taken of.
+        """
+
+    @abc.abstractmethod
+    def jvp_block(self, traj: Trajectory, t: int, vectors: np.ndarray) -> np.ndarray:
+        """:math:`J_t V` for a block ``V`` of shape ``(…, S, k)`` (unchecked)."""
+
+    @abc.abstractmethod
+    def vjp_block(self, traj: Trajectory, t: int, vectors: np.ndarray) -> np.ndarray:
+        """:math:`J_t^\top U` for a block ``U`` of shape ``(…, S, k)`` (unchecked)."""
+
+    def vjp_vector(self, traj: Trajectory, t: int, v: np.ndarray) -> np.ndarray:
+        """:math:`J_t^\top u` for ``u`` of shape ``(…, S)`` (unchecked)."""
+        return self.vjp_block(traj, t, v[..., None])[..., 0]
+
+    def _dense_jacobian(self, traj: Trajectory, t: int) -> np.ndarray:
+        """:math:`J_t` as a dense ``([B,] S, S)`` array (unchecked); override when cheaper."""
+        lead = () if traj.batch_size is None else (traj.batch_size,)
+        eye = np.broadcast_to(np.eye(self.state_size, dtype=traj.states.dtype),
+                              (*lead, self.state_size, self.state_size))  # fmt: skip
+        return self.jvp_block(traj, t, eye)
+
+    # -- the output a readout sees ------------------------------------------------------------
+    def output(self, states: np.ndarray) -> np.ndarray:
+        """The hidden part ``h`` of states ``(…, S)``: the first N entries (a view)."""
+        return states[..., : self.hidden_size]
+
+    # -- shared input handling ----------------------------------------------------------------
+    def _resolve_batch(self, xs, h0):
+        """Validate ``xs`` and ``h0``; return (T, inputs or None, s0 array, batch or None).
+
+        ``inputs`` never shares memory with the caller's ``xs`` (a trajectory freezes it).
+        """
+        sizes = {}
+        if self.n_networks is not None:
+            sizes["W_hh"] = self.n_networks
+        inputs = None
+        if isinstance(xs, (int, np.integer)) and not isinstance(xs, bool):
+            n_steps = as_int(xs, "xs", minimum=1)
+        else:
+            if self.W_xh is None:
+                raise ValueError(
+                    "xs: this cell has no W_xh, so it takes no inputs; pass an int number of steps"
+                )
+            inputs = as_array(xs, "xs", ndim=(2, 3), dtype=self.dtype)
+            if isinstance(xs, np.ndarray) and np.may_share_memory(inputs, xs):
+                inputs = inputs.copy()
+            if inputs.shape[-1] != self.input_size:
+                raise ValueError(
+                    f"xs: expected {self.input_size} features on the last axis to match W_xh, "
+                    f"got shape {inputs.shape}"
+                )
+            n_steps = inputs.shape[0]
+            if inputs.ndim == 3:
+                sizes["xs"] = inputs.shape[1]
+        if h0 is not None:
+            h0 = as_array(h0, "h0", ndim=(1, 2), dtype=self.dtype)
+            if h0.shape[-1] != self.state_size:
+                raise ValueError(
+                    f"h0: expected size {self.state_size} on the last axis, got {h0.shape}"
+                )
+            if h0.ndim == 2:
+                sizes["h0"] = h0.shape[0]
+        if len(set(sizes.values())) > 1:
+            detail = ", ".join(f"{k} {v}" for k, v in sizes.items())
+            name = "h0" if "h0" in sizes else "xs"
+            raise ValueError(f"{name}: batch sizes disagree ({detail})")
+        batch = next(iter(sizes.values()), None)
+        shape = (self.state_size,) if batch is None else (batch, self.state_size)
+        h0 = np.zeros(shape, self.dtype) if h0 is None else np.broadcast_to(h0, shape)
+        return n_steps, inputs, h0, batch
+
+    def _drive(self, inputs, n_steps: int, batch: int | None, bias=None):
+        """``W_xh x_t + bias`` for all t at once, ``(T, [B,] R)``: one GEMM, not T small ones.
+
+        R is the number of rows of ``W_xh`` (N for Elman, 4N for the LSTM's gates); None
+        when there is neither an input nor a bias.
+        """
+        drive = None
+        if inputs is not None:
+            W = self.W_xh
+            rows = W.shape[-2]
+            if W.ndim == 2:  # one 2-D GEMM over all steps (and sequences)
+                flat = inputs.reshape(-1, self.input_size) @ W.T
+                drive = flat.reshape(*inputs.shape[:-1], rows)
+            elif inputs.ndim == 3:
+                drive = np.einsum("bnd,tbd->tbn", W, inputs)
+            else:
+                drive = np.einsum("bnd,td->tbn", W, inputs)
+        if bias is not None:
+            drive = bias if drive is None else drive + bias
+        if drive is not None:
+            rows = drive.shape[-1]
+            shape = (n_steps, rows) if batch is None else (n_steps, batch, rows)
+            drive = np.broadcast_to(drive, shape)
+        return drive
 
     # -- public, checked ----------------------------------------------------------------------
     def check_trajectory(self, traj) -> Trajectory:
@@ -139,7 +289,7 @@ class Cell:
     def jacobian(self, traj: Trajectory, t: int) -> np.ndarray:
         """∂s_t/∂s_{t-1}, shape ``(S, S)`` or ``(B, S, S)``; ``t`` runs from 1 to T."""
         traj = self.check_trajectory(traj)
-        return self._jacobian(traj, self._check_step(traj, t))
+        return self._dense_jacobian(traj, self._check_step(traj, t))
 
     def iter_jacobians(self, traj: Trajectory, start: int = 1, stop: int | None = None):
         """Yield ∂s_t/∂s_{t-1} for t = start, ..., stop (inclusive; default 1..T), one at a time."""
@@ -147,7 +297,7 @@ class Cell:
         first = self._check_step(traj, start)
         last = traj.n_steps if stop is None else self._check_step(traj, stop)
         for t in range(first, last + 1):
-            yield self._jacobian(traj, t)
+            yield self._dense_jacobian(traj, t)
 
     def vjp(self, traj: Trajectory, t: int, v) -> np.ndarray:
         """The vector–Jacobian product vᵀ ∂s_t/∂s_{t-1}: ``v`` is ``(S,)`` or ``(B, S)``."""
@@ -156,7 +306,7 @@ class Cell:
         v = self._check_state_vector(traj, v)
         if traj.batch_size is not None and v.ndim == 1:
             v = np.broadcast_to(v, (traj.batch_size, self.state_size))
-        return self._vjp(traj, t, v)
+        return self.vjp_vector(traj, t, v)
 
     def jvp(self, traj: Trajectory, t: int, vectors) -> np.ndarray:
         """The product ∂s_t/∂s_{t-1} · V for a block ``V`` of shape ``(S, k)`` or ``(B, S, k)``.
@@ -169,7 +319,7 @@ class Cell:
         vectors = self._check_state_vector(traj, vectors, "vectors", trailing=1)
         if traj.batch_size is not None and vectors.ndim == 2:
             vectors = np.broadcast_to(vectors, (traj.batch_size, *vectors.shape))
-        return self._jvp(traj, t, vectors)
+        return self.jvp_block(traj, t, vectors)
 
 
 def check_run(cell, traj) -> tuple[Cell, Trajectory]:

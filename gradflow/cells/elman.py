@@ -5,24 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _activations
-from .._validation import NonFiniteError, as_array, as_int, as_matrix
-from ._base import Cell, Trajectory
+from .._validation import NonFiniteError, as_array, as_matrix
+from ._base import Cell, Trajectory, matvec, rmatvec
 
 __all__ = ["Elman"]
-
-
-def _matvec(W: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """W h for W ``(N, M)`` or ``(B, N, M)`` and h ``(M,)`` or ``(B, M)`` -> ``(…, N)``."""
-    if W.ndim == 2:
-        return h @ W.T
-    return np.matmul(W, h[..., None])[..., 0]
-
-
-def _rmatvec(W: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Wᵀ u for W ``(N, M)`` or ``(B, N, M)`` and u ``(N,)`` or ``(B, N)`` -> ``(…, M)``."""
-    if W.ndim == 2:
-        return u @ W
-    return np.matmul(u[:, None, :], W)[:, 0, :]
 
 
 class Elman(Cell):
@@ -118,66 +104,12 @@ class Elman(Cell):
             dtype=self.dtype,
         )
 
+    @property
+    def recurrent_blocks(self) -> dict[str, np.ndarray]:
+        """``{"W_hh": W_hh}``: an Elman cell has one recurrent matrix."""
+        return {"W_hh": self.W_hh}
+
     # -- forward ------------------------------------------------------------------------------
-    def _resolve_batch(self, xs, h0):
-        """Validate ``xs`` and ``h0``; return (T, inputs or None, h0 array, batch or None)."""
-        sizes = {}
-        if self.n_networks is not None:
-            sizes["W_hh"] = self.n_networks
-        inputs = None
-        if isinstance(xs, (int, np.integer)) and not isinstance(xs, bool):
-            n_steps = as_int(xs, "xs", minimum=1)
-        else:
-            if self.W_xh is None:
-                raise ValueError(
-                    "xs: this cell has no W_xh, so it takes no inputs; pass an int number of steps"
-                )
-            inputs = as_array(xs, "xs", ndim=(2, 3), dtype=self.dtype)
-            if inputs.shape[-1] != self.input_size:
-                raise ValueError(
-                    f"xs: expected {self.input_size} features on the last axis to match W_xh, "
-                    f"got shape {inputs.shape}"
-                )
-            n_steps = inputs.shape[0]
-            if inputs.ndim == 3:
-                sizes["xs"] = inputs.shape[1]
-        if h0 is not None:
-            h0 = as_array(h0, "h0", ndim=(1, 2), dtype=self.dtype)
-            if h0.shape[-1] != self.state_size:
-                raise ValueError(
-                    f"h0: expected size {self.state_size} on the last axis, got {h0.shape}"
-                )
-            if h0.ndim == 2:
-                sizes["h0"] = h0.shape[0]
-        if len(set(sizes.values())) > 1:
-            detail = ", ".join(f"{k} {v}" for k, v in sizes.items())
-            name = "h0" if "h0" in sizes else "xs"
-            raise ValueError(f"{name}: batch sizes disagree ({detail})")
-        batch = next(iter(sizes.values()), None)
-        shape = (self.state_size,) if batch is None else (batch, self.state_size)
-        h0 = np.zeros(shape, self.dtype) if h0 is None else np.broadcast_to(h0, shape)
-        return n_steps, inputs, h0, batch
-
-    def _drive(self, inputs: np.ndarray | None, n_steps: int, batch: int | None):
-        """W_xh x_t + b for all t at once: one GEMM instead of T small ones."""
-        drive = None
-        if inputs is not None:
-            if self.W_xh.ndim == 2:  # one 2-D GEMM over all steps (and sequences)
-                flat = inputs.reshape(-1, self.input_size) @ self.W_xh.T
-                drive = flat.reshape(*inputs.shape[:-1], self.hidden_size)
-            elif inputs.ndim == 3:
-                drive = np.einsum("bnd,tbd->tbn", self.W_xh, inputs)
-            else:
-                drive = np.einsum("bnd,td->tbn", self.W_xh, inputs)
-        if self.b is not None:
-            drive = self.b if drive is None else drive + self.b
-        if drive is not None:
-            shape = (
-                (n_steps, self.state_size) if batch is None else (n_steps, batch, self.state_size)
-            )
-            drive = np.broadcast_to(drive, shape)
-        return drive
-
     def run(self, xs, h0=None) -> Trajectory:
         """Run the cell for T steps.
 
@@ -195,13 +127,13 @@ class Elman(Cell):
             ``h0`` carry a batch axis (their sizes must agree).
         """
         n_steps, inputs, h0, batch = self._resolve_batch(xs, h0)
-        drive = self._drive(inputs, n_steps, batch)
+        drive = self._drive(inputs, n_steps, batch, self.b)
         states = np.empty((n_steps + 1, *h0.shape), self.dtype)
         states[0] = h0
         phi = self._phi.forward
         with np.errstate(over="ignore", invalid="ignore"):
             for t in range(n_steps):
-                a = _matvec(self.W_hh, states[t])
+                a = matvec(self.W_hh, states[t])
                 if drive is not None:
                     a += drive[t]
                 states[t + 1] = phi(a)
@@ -215,11 +147,11 @@ class Elman(Cell):
     def step(self, h, x=None):
         """One step: returns ``(h_next, a)`` with ``a`` the pre-activation."""
         h = as_array(h, "h", ndim=(1, 2), dtype=self.dtype)
-        a = _matvec(self.W_hh, h)
+        a = matvec(self.W_hh, h)
         if x is not None:
             if self.W_xh is None:
                 raise ValueError("x: this cell has no W_xh, so it takes no input")
-            a = a + _matvec(self.W_xh, as_array(x, "x", ndim=(1, 2), dtype=self.dtype))
+            a = a + matvec(self.W_xh, as_array(x, "x", ndim=(1, 2), dtype=self.dtype))
         if self.b is not None:
             a = a + self.b
         return self._phi.forward(a), a
@@ -230,13 +162,13 @@ class Elman(Cell):
     def _derivs(self, traj, t):
         return self._phi.derivative(traj.states[t])
 
-    def _jacobian(self, traj, t):
+    def _dense_jacobian(self, traj, t):
         return self._derivs(traj, t)[..., :, None] * self.W_hh
 
-    def _vjp(self, traj, t, v):
-        return _rmatvec(self.W_hh, v * self._derivs(traj, t))
+    def vjp_vector(self, traj, t, v):
+        return rmatvec(self.W_hh, v * self._derivs(traj, t))
 
-    def _jvp(self, traj, t, vectors):
+    def jvp_block(self, traj, t, vectors):
         if self.W_hh.ndim == 2 and vectors.ndim == 2:
             # (Vᵀ Wᵀ)ᵀ: the same GEMM, but the product comes out in Fortran order, which the
             # LAPACK factorisations of Lyapunov and product-spectrum loops take without a copy.
@@ -246,7 +178,7 @@ class Elman(Cell):
         out *= self._derivs(traj, t)[..., :, None]
         return out
 
-    def _jtvp(self, traj, t, vectors):
+    def vjp_block(self, traj, t, vectors):
         return np.matmul(
             np.swapaxes(self.W_hh, -1, -2), self._derivs(traj, t)[..., :, None] * vectors
         )

@@ -5,9 +5,10 @@ registered with :func:`subcommand`: one adds its arguments to an ``argparse`` pa
 runs it and returns an exit status. Heavy modules (numpy, matplotlib, the figures) are imported
 inside the subcommand that needs them, so ``gradflow --help`` answers at once.
 
-Errors never end in a traceback: bad arguments, the package's ``ValueError``/``TypeError`` and
-operating-system errors (a file that cannot be read, a folder that cannot be written) print one
-line, ``gradflow: error: ...``, on stderr and exit with status 2. ``--traceback`` shows the full
+Errors never end in a traceback: bad arguments, the package's own errors
+(:class:`gradflow.errors.GradflowError`), its ``ValueError``/``TypeError`` and operating-system
+errors (a file that cannot be read, a folder that cannot be written) print one line,
+``gradflow: error: ...``, on stderr and exit with status 2. ``--traceback`` shows the full
 traceback instead, for debugging.
 
 Each subcommand lives in a module ``gradflow/cli/_<name>.py`` of this package; every such module
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import __version__
+from ..errors import GradflowError
 
 __all__ = ["build_parser", "main", "subcommand"]
 
@@ -140,7 +142,7 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.run(args))
-    except (ValueError, TypeError, OSError) as exc:
+    except (GradflowError, ValueError, TypeError, OSError) as exc:
         # Bad input, an unreadable file or an unwritable folder: one line, status 2.
         if args.traceback:
             raise

@@ -66,7 +66,7 @@ def backprop(cell, traj, v) -> np.ndarray:
     adjoints[-1] = v[-1] if per_step else v
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(traj.n_steps, 0, -1):
-            adjoints[t - 1] = cell._vjp(traj, t, adjoints[t])
+            adjoints[t - 1] = cell.vjp_vector(traj, t, adjoints[t])
             if per_step:
                 adjoints[t - 1] += v[t - 1]
     return adjoints
@@ -120,7 +120,7 @@ def log_gradient_norms(cell, traj, v) -> np.ndarray:
     log_norms[-1] = _safe_log(norm)
     u = v / np.where(norm > 0, norm, 1.0)[..., None]
     for t in range(traj.n_steps, 0, -1):
-        u = cell._vjp(traj, t, u)
+        u = cell.vjp_vector(traj, t, u)
         norm = np.linalg.norm(u, axis=-1)
         log_norms[t - 1] = log_norms[t] + _safe_log(norm)
         u /= np.where(norm > 0, norm, 1.0)[..., None]

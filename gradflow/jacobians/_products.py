@@ -98,7 +98,7 @@ def _scaled_products(cell, traj, end, depths):
     log_scale = np.zeros(lead)
     wanted = set(depths)
     for depth in range(1, max(wanted) + 1):
-        product_t = cell._jtvp(traj, end - depth + 1, product_t)
+        product_t = cell.vjp_block(traj, end - depth + 1, product_t)
         scale = np.linalg.norm(product_t, axis=(-2, -1))
         log_scale = log_scale + _safe_log(scale)
         product_t /= np.where(scale > 0, scale, 1.0)[..., None, None]
@@ -250,9 +250,11 @@ def _product_log_sv(cell, traj, end, depth, lead, tol, max_sweeps):
     """Log singular values ``([B,] S)`` of one product J_end ... J_{end-depth+1}."""
     size = cell.state_size
     frame = np.broadcast_to(np.eye(size), (*lead, size, size)).copy()
-    frame, _, _ = _sweep(lambda t, x: cell._jvp(traj, t, x), range(end - depth + 1, end + 1), frame)
+    frame, _, _ = _sweep(
+        lambda t, x: cell.jvp_block(traj, t, x), range(end - depth + 1, end + 1), frame
+    )
     _, tri, log_scale = _sweep(
-        lambda t, x: cell._jtvp(traj, t, x), range(end, end - depth, -1), frame, accumulate=True
+        lambda t, x: cell.vjp_block(traj, t, x), range(end, end - depth, -1), frame, accumulate=True
     )
     out = np.empty((*lead, size))
     for i in np.ndindex(lead):

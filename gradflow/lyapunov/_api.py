@@ -225,9 +225,9 @@ def along(
     lead = () if traj.batch_size is None else (traj.batch_size,)
     frame = _initial_frame(rng, cell.state_size, k, lead)
     if adjoint:
-        times, product = range(n_total, 0, -1), cell._jtvp
+        times, product = range(n_total, 0, -1), cell.vjp_block
     else:
-        times, product = range(1, n_total + 1), cell._jvp
+        times, product = range(1, n_total + 1), cell.jvp_block
     sums, steps, n_steps, n_fact = _run(
         ((t, None) for t in times),
         lambda t, block: product(traj, t, block),

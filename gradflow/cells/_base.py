@@ -178,6 +178,15 @@ class Cell(abc.ABC):
                               (*lead, self.state_size, self.state_size))  # fmt: skip
         return self.jvp_block(traj, t, eye)
 
+    def step_summary(self, traj: Trajectory) -> dict[str, np.ndarray]:
+        """Per-step means over units of what shapes :math:`J_t`, each ``(T, [B])``, t = 1..T.
+
+        Column names of :func:`gradflow.jacobians.step_spectra`: Elman ``mean_phi_prime``
+        (mean φ'(a_t)); LSTM ``mean_i``, ``mean_f``, ``mean_g``, ``mean_o`` (gate
+        activations); GRU ``mean_r``, ``mean_z``, ``mean_n``. Empty for a cell with none.
+        """
+        return {}
+
     # -- the output a readout sees ------------------------------------------------------------
     def output(self, states: np.ndarray) -> np.ndarray:
         """The hidden part ``h`` of states ``(…, S)``: the first N entries (a view)."""

@@ -109,6 +109,11 @@ class Elman(Cell):
         """``{"W_hh": W_hh}``: an Elman cell has one recurrent matrix."""
         return {"W_hh": self.W_hh}
 
+    def step_summary(self, traj: Trajectory) -> dict[str, np.ndarray]:
+        """``{"mean_phi_prime": (T, [B])}``: the mean of φ'(a_t) over units, t = 1..T."""
+        traj = self.check_trajectory(traj)
+        return {"mean_phi_prime": self._phi.derivative(traj.states[1:]).mean(axis=-1)}
+
     # -- forward ------------------------------------------------------------------------------
     def run(self, xs, h0=None) -> Trajectory:
         """Run the cell for T steps.

@@ -14,7 +14,7 @@ True
 
 from __future__ import annotations
 
-__all__ = ["GradflowError", "NonFiniteError"]
+__all__ = ["GradflowError", "NonFiniteError", "WeightFileError"]
 
 
 class GradflowError(ValueError):
@@ -23,3 +23,8 @@ class GradflowError(ValueError):
 
 class NonFiniteError(GradflowError):
     """A computation met or produced a non-finite value where a finite one was required."""
+
+
+class WeightFileError(GradflowError):
+    """A weight file could not be read: unknown format, truncated or corrupt, a refused pickle
+    global, code it would run, or no recurrent layer in it. The message names the file."""

@@ -72,7 +72,7 @@ def backprop(cell, traj, v) -> np.ndarray:
     return adjoints
 
 
-def log_gradient_norms(cell, traj, v) -> np.ndarray:
+def log_gradient_norms(cell, traj, v, *, part="state") -> np.ndarray:
     r"""Natural log of :math:`\lVert\partial\langle v, s_T\rangle/\partial s_t\rVert_2`, t = 0..T.
 
     Parameters
@@ -83,6 +83,10 @@ def log_gradient_norms(cell, traj, v) -> np.ndarray:
         A forward run with states ``(T+1, [B,] S)``.
     v : array_like, shape (S,) or (B, S)
         The cotangent of the last state (shared by a batch when 1-D).
+    part : {"state", "output"}, default "state"
+        The norm of the whole adjoint :math:`\partial\langle v, s_T\rangle/\partial s_t`, or
+        of its output part :math:`\partial\langle v, s_T\rangle/\partial h_t` (the first N
+        entries: the same for Elman and GRU; for the LSTM, c_t held fixed).
 
     Returns
     -------
@@ -115,16 +119,24 @@ def log_gradient_norms(cell, traj, v) -> np.ndarray:
     """
     cell, traj = check_run(cell, traj)
     v, _ = _cotangent(cell, traj, v, per_step=False)
+    if part not in ("state", "output"):
+        raise ValueError(f"part: expected 'state' or 'output', got {part!r}")
+    partial = part == "output" and cell.hidden_size != cell.state_size
     log_norms = np.empty(traj.states.shape[:-1])
+    out = np.empty_like(log_norms) if partial else log_norms
     norm = np.linalg.norm(v, axis=-1)
     log_norms[-1] = _safe_log(norm)
     u = v / np.where(norm > 0, norm, 1.0)[..., None]
+    if partial:
+        out[-1] = log_norms[-1] + _safe_log(np.linalg.norm(cell.output(u), axis=-1))
     for t in range(traj.n_steps, 0, -1):
         u = cell.vjp_vector(traj, t, u)
         norm = np.linalg.norm(u, axis=-1)
         log_norms[t - 1] = log_norms[t] + _safe_log(norm)
         u /= np.where(norm > 0, norm, 1.0)[..., None]
-    return log_norms
+        if partial:
+            out[t - 1] = log_norms[t - 1] + _safe_log(np.linalg.norm(cell.output(u), axis=-1))
+    return out
 
 
 def _safe_log(x):

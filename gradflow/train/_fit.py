@@ -35,7 +35,8 @@ class History:
         ``update_norm`` (global norm of the parameter change; 0 on a skipped step), ``cosine``
         (raw vs clipped gradient), ``fraction_clipped``, ``clipped``, ``nonfinite`` (gradient
         or loss NaN/inf), ``skipped`` (no update made), ``spectral_radius`` and ``sigma_max`` of
-        ``W_hh`` before the update (NaN when not computed).
+        the recurrent weights before the update (NaN when not computed): of ``W_hh`` for an
+        Elman cell, the largest over the gate blocks (``cell.recurrent_blocks``) otherwise.
     snapshot_steps : ndarray of int, shape (S,)
         Steps at which parameters were kept (before that step's update; the last is the end).
     snapshots : ndarray, shape (S, P)
@@ -83,10 +84,12 @@ def _flatten(params) -> np.ndarray:
     return np.concatenate([v.reshape(-1) for v in params.values()])
 
 
-def _spectral(W: np.ndarray) -> tuple[float, float]:
+def _spectral(cell) -> tuple[float, float]:
+    """The largest spectral radius and σ_max over the cell's recurrent blocks (one for Elman)."""
+    blocks = cell.recurrent_blocks.values()
     return (
-        float(_spectral_mod.spectral_radius(W)),
-        float(_spectral_mod.spectral_norm(W)),
+        max(float(_spectral_mod.spectral_radius(W)) for W in blocks),
+        max(float(_spectral_mod.spectral_norm(W)) for W in blocks),
     )
 
 
@@ -133,7 +136,8 @@ def fit(
     snapshot_every : int, optional
         Keep the parameters every this many steps (default: about 100 snapshots).
     spectral : bool, default True
-        Compute the spectral radius and σ_max of W_hh at recorded steps (an O(N³) cost).
+        Compute the spectral radius and σ_max of the recurrent weights at recorded steps
+        (an O(N³) cost per block).
     progress : bool, default True
         Show a tqdm progress bar.
 
@@ -184,7 +188,7 @@ def fit(
             snap_steps.append(step)
             snaps.append(_flatten(params))
         record = step % record_every == 0 or step == steps - 1
-        radius, sigma = _spectral(model.cell.W_hh) if spectral and record else (np.nan, np.nan)
+        radius, sigma = _spectral(model.cell) if spectral and record else (np.nan, np.nan)
         xs, ys = spec.sample(batch, gen)
         try:
             loss, grads = model.value_and_grad(xs, ys)
@@ -207,7 +211,7 @@ def fit(
         n_nonfinite_loss += not np.isfinite(loss)
         if record or status != "completed":
             if spectral and not record:  # stopped: the model is still the one of this step
-                radius, sigma = _spectral(model.cell.W_hh)
+                radius, sigma = _spectral(model.cell)
             rows.append((
                 step, loss, info.norm, info.norm_after, update_norm, info.cosine,
                 info.fraction_clipped, info.clipped, info.nonfinite or not np.isfinite(loss),

@@ -107,6 +107,9 @@ def make_task(task, T=None) -> Task:
 class Model:
     r"""A recurrent cell with a linear readout :math:`y_t = W_{out} h_t + b_{out}`.
 
+    The readout sees the cell's output ``h`` (:meth:`gradflow.cells.Cell.output`): the whole
+    state for Elman and GRU, the first N entries of ``[h, c]`` for the LSTM.
+
     Parameters
     ----------
     cell : Cell
@@ -159,7 +162,7 @@ class Model:
             )
         if getattr(self.cell, "W_xh", None) is None:
             raise ValueError("cell: expected a cell with input weights W_xh, got W_xh=None")
-        n = self.cell.state_size
+        n = self.cell.hidden_size
         W_out = as_array(self.W_out, "W_out", ndim=2)
         if W_out.shape[1] != n:
             raise ValueError(f"W_out: expected shape (K, {n}), got {W_out.shape}")
@@ -182,7 +185,7 @@ class Model:
 
     def _outputs(self, xs):
         traj = self.cell.run(as_array(xs, "xs", ndim=3))
-        return traj, traj.states[1:] @ self.W_out.T + self.b_out
+        return traj, self.cell.output(traj.states[1:]) @ self.W_out.T + self.b_out
 
     def predict(self, xs) -> np.ndarray:
         """Readout at every step, shape ``(T, B, K)`` (logits for ``"xent"``)."""
@@ -236,7 +239,7 @@ class Model:
         traj = self.cell.run(as_array(xs, "xs", ndim=3))
         states = traj.states
         ys, per_step = self._targets(ys, states.shape[0] - 1, states.shape[1])
-        hidden = states[1:] if per_step else states[-1]
+        hidden = self.cell.output(states[1:] if per_step else states[-1])
         k, n = self.W_out.shape
         with np.errstate(over="ignore", invalid="ignore"):
             out = hidden @ self.W_out.T + self.b_out
@@ -246,11 +249,9 @@ class Model:
             cotangent = dout @ self.W_out
         adjoints = None
         if np.isfinite(cotangent).all():
-            if per_step:
-                v = np.zeros_like(states)
-                v[1:] = cotangent
-            else:
-                v = cotangent
+            # The readout sees h, the first N entries of the state (all of it but for the LSTM)
+            v = np.zeros_like(states if per_step else states[-1])
+            self.cell.output(v[1:] if per_step else v)[...] = cotangent
             adjoints = backprop(self.cell, traj, v)
         if adjoints is not None and np.isfinite(adjoints).all():
             grads = self.cell.param_grads(traj, adjoints)

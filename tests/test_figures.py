@@ -203,3 +203,19 @@ def test_save_figure_is_reproducible_in_every_format(tmp_path, fmt):
     assert paths[0].read_bytes() == paths[1].read_bytes()
     stamp = {"png": b"Software", "svg": b"<dc:date>", "pdf": b"/CreationDate"}[fmt]
     assert stamp not in paths[0].read_bytes()
+
+
+def test_caption_numbers_come_from_the_data():
+    import pandas as pd
+
+    from gradflow.figures import FigureSpec
+
+    def numbers(data):
+        return {"peak": data["y"].max()}
+
+    spec = FigureSpec("demo", "n = {n}; the peak is {peak:.2f}.", lambda *, n=3: None, {}, numbers)
+    data = pd.DataFrame({"y": [0.5, 2.25, 1.0]})
+    assert spec.describe(data=data) == "n = 3; the peak is 2.25."
+    assert spec.describe(data=data.assign(y=data.y * 2), n=4) == "n = 4; the peak is 4.50."
+    with pytest.raises(ValueError, match="^data: the caption of 'demo' states numbers"):
+        spec.describe()

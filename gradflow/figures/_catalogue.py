@@ -64,12 +64,17 @@ class FigureSpec:
         ``func(**kwargs) -> (Figure, DataFrame)``, keyword-only parameters with defaults.
     quick : mapping
         Keyword arguments of the quick mode (smaller n, T, seeds), for CI smoke runs.
+    numbers : callable, optional
+        ``numbers(data) -> mapping``: the caption's data-dependent fields, computed from the
+        figure's own data (the frame it returns, or its CSV read back), so that every number
+        a caption states is the figure's.
     """
 
     name: str
     caption: str
     func: Callable[..., tuple[Figure, pd.DataFrame]]
     quick: Mapping[str, object] = field(default_factory=dict)
+    numbers: Callable[[pd.DataFrame], Mapping[str, object]] | None = None
 
     def parameters(self, *, quick: bool = False, **overrides) -> dict:
         """The keyword arguments a call with these options draws with (defaults filled in)."""
@@ -82,9 +87,18 @@ class FigureSpec:
         params.update(overrides)
         return params
 
-    def describe(self, *, quick: bool = False, **overrides) -> str:
-        """The caption with its ``{param}`` fields filled in."""
-        return self.caption.format(**self.parameters(quick=quick, **overrides))
+    def describe(self, *, quick: bool = False, data: pd.DataFrame | None = None, **overrides):
+        """The caption with its ``{param}`` fields filled in, and its data fields from ``data``.
+
+        A figure with data-dependent fields (``numbers``) needs ``data``: the frame the figure
+        returned or its CSV read back.
+        """
+        fields = self.parameters(quick=quick, **overrides)
+        if self.numbers is not None:
+            if data is None:
+                raise ValueError(f"data: the caption of {self.name!r} states numbers of its data")
+            fields.update(self.numbers(data))
+        return self.caption.format(**fields)
 
     def __call__(self, *, quick: bool = False, **overrides) -> tuple[Figure, pd.DataFrame]:
         """Draw the figure in gradflow's style; returns ``(Figure, DataFrame)``.
@@ -108,7 +122,13 @@ class FigureSpec:
         return f"{self.func.__module__}.{self.func.__qualname__}"
 
 
-def register(name: str, *, caption: str, quick: Mapping[str, object] | None = None):
+def register(
+    name: str,
+    *,
+    caption: str,
+    quick: Mapping[str, object] | None = None,
+    numbers: Callable[[pd.DataFrame], Mapping[str, object]] | None = None,
+):
     """Decorator adding a figure function to the catalogue (in the order of registration).
 
     Parameters
@@ -120,6 +140,8 @@ def register(name: str, *, caption: str, quick: Mapping[str, object] | None = No
         with the figure's keyword arguments.
     quick : dict, optional
         Keyword arguments for the quick mode.
+    numbers : callable, optional
+        ``numbers(data) -> dict`` of the caption fields that come from the figure's data.
 
     Returns
     -------
@@ -145,7 +167,7 @@ def register(name: str, *, caption: str, quick: Mapping[str, object] | None = No
         unknown = sorted(set(quick) - set(signature))
         if unknown:
             raise ValueError(f"quick: {func.__name__} has no parameter(s) {unknown}")
-        spec = FigureSpec(name, " ".join(caption.split()), func, quick)
+        spec = FigureSpec(name, " ".join(caption.split()), func, quick, numbers)
         _REGISTRY[name] = spec
         return spec
 
@@ -278,7 +300,9 @@ def render_readme(out_dir, *, quick: bool = False, current=()) -> str:
         if not images:
             continue
         is_quick = quick and name in current
-        caption = spec.describe(quick=is_quick)
+        csv = out / f"{name}.csv"
+        table = pd.read_csv(csv) if spec.numbers is not None and csv.exists() else None
+        caption = spec.describe(quick=is_quick, data=table)
         others = ", ".join(f"[{fmt.upper()}]({name}.{fmt})" for fmt in images[1:])
         data = f"[{name}.csv]({name}.csv)" if (out / f"{name}.csv").exists() else "none"
         lines += [

@@ -21,6 +21,7 @@ _SUBMODULES = (
     "errors",
     "figures",
     "init",
+    "io",
     "jacobians",
     "landscape",
     "lyapunov",

@@ -127,3 +127,10 @@ def test_module_entry_point_and_light_import():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_cell_choices_match_the_cells():
+    from gradflow import cells
+    from gradflow.cli import CELLS
+
+    assert CELLS == tuple(cells.KINDS)

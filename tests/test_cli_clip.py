@@ -89,3 +89,19 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
     assert cli.main(argv) == 2
     assert message in _one_error_line(capsys)
     assert not out.exists()
+
+
+def test_cell_option_trains_a_gru(tmp_path):
+    out = tmp_path / "gru.csv"
+    argv = ["clip", *TINY, "--rules", "none,global:1", "--cell", "gru", "--forget-bias", "1",
+            "--quiet", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    direct = compare_clipping("adding", ["none", "global:1"], seeds=2, cell="gru",
+                              forget_bias=1.0, **TINY_KW)  # fmt: skip
+    pd.testing.assert_frame_equal(pd.read_csv(out), direct, check_dtype=False)
+
+
+def test_gated_cell_with_another_activation_is_one_line(tmp_path, capsys):
+    argv = ["clip", *TINY, "--cell", "lstm", "--activation", "relu", "--out", str(tmp_path / "x")]
+    assert cli.main(argv) == 2
+    assert "activation: the lstm cell has fixed nonlinearities" in _one_error_line(capsys)

@@ -132,3 +132,13 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message):
 def test_out_is_required(capsys):
     assert cli.main(["simulate", *SMALL]) == 2
     assert "--out" in _one_error_line(capsys)
+
+
+def test_cell_option_runs_an_lstm_sweep(tmp_path):
+    status, out = _run(tmp_path, "--cell", "lstm", "--forget-bias", "1")
+    assert status == 0
+    direct = gradient_growth(["orthogonal", "gaussian"], [0.8, 1.5], n=6, steps=12, seeds=3,
+                             cell="lstm", forget_bias=1.0, rng=7, progress=False)  # fmt: skip
+    frame = pd.read_csv(out)
+    assert (frame["cell"] == "lstm").all()
+    pd.testing.assert_frame_equal(frame, direct, check_dtype=False)

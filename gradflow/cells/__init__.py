@@ -7,6 +7,21 @@ Every cell follows the interface of :class:`Cell`: ``run(xs, h0=None) -> Traject
 
 from .._activations import NAMES as ACTIVATIONS
 from ._base import Cell, Trajectory, check_run
+from ._factory import KINDS, build, check_kind, initial_params
 from .elman import Elman
+from .gru import GRU
+from .lstm import LSTM
 
-__all__ = ["ACTIVATIONS", "Cell", "Elman", "Trajectory", "check_run"]
+__all__ = [
+    "ACTIVATIONS",
+    "GRU",
+    "KINDS",
+    "LSTM",
+    "Cell",
+    "Elman",
+    "Trajectory",
+    "build",
+    "check_kind",
+    "check_run",
+    "initial_params",
+]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from .. import __version__
 from ..errors import GradflowError
 
-__all__ = ["build_parser", "main", "subcommand"]
+__all__ = ["CELLS", "add_cell_arguments", "build_parser", "main", "subcommand"]
 
 PROG = "gradflow"
 
@@ -74,6 +74,25 @@ def comma_list(text: str) -> list[str]:
     if not items:
         raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
     return items
+
+
+#: The recurrent cells (gradflow.cells.KINDS; a test checks they agree: not imported here, so
+#: that ``gradflow --help`` does not load numpy).
+CELLS = ("elman", "lstm", "gru")
+
+
+def add_cell_arguments(group) -> None:
+    """``--cell`` and ``--forget-bias``, shared by the subcommands that build a network."""
+    group.add_argument(
+        "--cell", choices=CELLS, default="elman", help="recurrent cell (default: %(default)s)"
+    )
+    group.add_argument(
+        "--forget-bias",
+        type=float,
+        default=0.0,
+        metavar="B",
+        help="LSTM forget-gate (GRU update-gate) bias added at initialisation (default: 0)",
+    )
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import comma_list, subcommand
+from . import add_cell_arguments, comma_list, subcommand
 
 _DEFAULT_RULES = "none,value:1,norm:1,global:1,adaptive:0.01"
 
@@ -35,6 +35,7 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     task.add_argument(
         "--activation", default="tanh", help="tanh, relu, sigmoid or linear (default: %(default)s)"
     )
+    add_cell_arguments(task)
     train = parser.add_argument_group("training")
     train.add_argument(
         "--rules",
@@ -184,6 +185,7 @@ def _clip(args: argparse.Namespace) -> int:
     keep_steps = args.plot is not None or args.steps_out is not None
     kwargs = dict(
         T=None, hidden=args.hidden, init=args.init, gain=args.gain, activation=args.activation,
+        cell=args.cell, forget_bias=args.forget_bias,
         optimizer=args.optimizer, lr=args.lr, steps=args.steps, batch=args.batch,
         target_loss=args.target_loss, eval_batch=args.eval_batch, rng=args.rng,
         return_steps=keep_steps,

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import sys
 
-from . import subcommand
+from . import add_cell_arguments, subcommand
 
 # The activations of gradflow.cells (checked against gradflow.cells.ACTIVATIONS in the tests;
 # not imported here, so that ``gradflow --help`` does not load numpy).
@@ -57,6 +57,7 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--activation", choices=_ACTIVATIONS, default="tanh", help="nonlinearity (default: tanh)"
     )
+    add_cell_arguments(parser)
     parser.add_argument(
         "--inputs",
         default=None,
@@ -156,6 +157,8 @@ def _simulate(args: argparse.Namespace) -> int:
                 steps=args.steps,
                 seeds=args.seeds,
                 activation=args.activation,
+                cell=args.cell,
+                forget_bias=args.forget_bias,
                 rng=args.seed,
                 executor=executor,
                 inputs=args.inputs,
@@ -188,7 +191,7 @@ def _draw(frame, path) -> str:
     drive = attrs.get("drive", {}).get("kind", "none")
     title = (
         f"Gradient norm against lag: median and 10–90 % band over {attrs['seeds']} draws "
-        f"(n = {attrs['n']}, T = {attrs['steps']}, inputs: {drive})"
+        f"({attrs.get('cell', 'elman')}, n = {attrs['n']}, T = {attrs['steps']}, inputs: {drive})"
     )
     with style_context():
         fig = growth_panels(growth_data(frame), inits=attrs.get("inits"), title=title)

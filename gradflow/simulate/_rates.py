@@ -65,7 +65,7 @@ def growth_rates(
     Returns
     -------
     pandas.DataFrame
-        One row per condition (init, gain, activation, n, drive) in the order of ``df``:
+        One row per condition (cell, init, gain, activation, n, drive) in the order of ``df``:
         ``rate`` (nats per step, mean over seeds), ``ci_low``, ``ci_high`` (NaN for one
         seed), ``n_seeds``, ``lag_low``, ``lag_high``, ``theory`` and ``theory_name``.
 
@@ -114,7 +114,7 @@ def growth_rates(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence: expected a level in (0, 1), got {confidence:g}")
     first, last = _window(df, lag_window)
-    keys = [c for c in ("init", "gain", "activation", "n", "drive") if c in df.columns]
+    keys = [c for c in ("cell", "init", "gain", "activation", "n", "drive") if c in df.columns]
     window = df.loc[df["lag"].between(first, last), [*keys, "seed", "lag", "log_norm"]].copy()
     window["x"] = window["lag"] - 0.5 * (first + last)
     finite = np.isfinite(window["log_norm"].to_numpy())
@@ -137,6 +137,8 @@ def growth_rates(
     attrs_drive = df.attrs.get("drive", {}).get("kind", "none")
 
     def predict(row, log_radius):
+        if row.get("cell", "elman") != "elman":  # the theories are those of the Elman cell
+            return math.nan, "none"
         return _theory(
             row["init"], float(row["gain"]), row.get("activation", df.attrs.get("activation")),
             row.get("drive", attrs_drive), log_radius,

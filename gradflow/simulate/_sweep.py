@@ -21,7 +21,8 @@ from .. import init as _init
 from .. import spectral, tasks
 from .._rng import spawn_seeds
 from .._validation import NonFiniteError, as_choice, as_choices, as_floats, as_int
-from ..cells import ACTIVATIONS, Elman
+from ..cells import ACTIVATIONS
+from ..cells._factory import build, check_kind, initial_params
 from ..jacobians import log_gradient_norms
 from ._drive import _MIN_STEPS, Drive, _as_drive
 
@@ -29,7 +30,7 @@ __all__ = ["COLUMNS", "gradient_growth"]
 
 #: Columns of :func:`gradient_growth`'s frame, in order.
 COLUMNS = (
-    "init", "gain", "activation", "n", "drive", "seed", "lag",
+    "cell", "init", "gain", "activation", "n", "drive", "seed", "lag",
     "log_norm", "spectral_radius", "sigma_max",
 )  # fmt: skip
 #: Networks of one task run in blocks of at most this many bytes of weights, so a block's
@@ -50,6 +51,8 @@ class _Task:
     first_seed: int
     n_seeds: int
     spectra: bool = True
+    cell: str = "elman"
+    forget_bias: float = 0.0
 
 
 def _stream(seq: np.random.SeedSequence, *keys: int) -> np.random.Generator:
@@ -61,49 +64,68 @@ def _stream(seq: np.random.SeedSequence, *keys: int) -> np.random.Generator:
 
 
 def _draw_network(task: _Task, seed: int):
-    """``(W_hh, v, h0, W_xh, xs)`` of one seed; each from its own stream of the seed.
+    """``(params, v, h0, xs)`` of one seed; each from its own stream of the seed.
 
-    ``h0``, ``W_xh`` and ``xs`` are None where the run does not use them.
+    ``params`` holds the cell's constructor arrays (recurrent weights and biases from stream 0,
+    input weights from stream 2); ``v`` is a unit cotangent on the output h of the last state
+    (zero on an LSTM's c); ``h0`` and ``xs`` are None where the run does not use them.
     """
     drive = task.drive
-    W = _init.get(task.init)(task.n, gain=task.gain, rng=_stream(task.seed_seq, seed, 0))
-    v = _stream(task.seed_seq, seed, 1).standard_normal(task.n)
+    params = initial_params(
+        task.cell, task.n, init=task.init, gain=task.gain, forget_bias=task.forget_bias,
+        rng=_stream(task.seed_seq, seed, 0),
+    )  # fmt: skip
+    W_hh = params["W_hh"]
+    state_size = 2 * task.n if task.cell == "lstm" else task.n
+    v = np.zeros(state_size)
+    v[: task.n] = _stream(task.seed_seq, seed, 1).standard_normal(task.n)
     v /= np.linalg.norm(v)
     if task.activation == "linear":  # the Jacobian is W_hh whatever the states: run from 0
-        return W, v, None, None, None
+        return params, v, None, None
     gen = _stream(task.seed_seq, seed, 2)
-    h0 = gen.standard_normal(task.n)
+    h0 = gen.standard_normal(state_size)
     if drive.kind == "none":
-        return W, v, h0, None, None
-    W_xh = gen.standard_normal((task.n, drive.size)) * (drive.scale / math.sqrt(drive.size))
+        return params, v, h0, None
+    rows = W_hh.shape[0]
+    params["W_xh"] = gen.standard_normal((rows, drive.size)) * (drive.scale / math.sqrt(drive.size))
     if drive.kind == "gaussian":
         xs = gen.standard_normal((task.steps, drive.size))
     elif drive.kind == "adding":
         xs = tasks.adding(task.steps, 1, rng=gen)[0][:, 0]
     else:
         xs = tasks.copy(task.steps - 20, 1, rng=gen)[0][:, 0]
-    return W, v, h0, W_xh, xs
+    return params, v, h0, xs
+
+
+def _spectra(cell) -> tuple[np.ndarray, np.ndarray]:
+    """ρ and σ_max of each network's recurrent weights (the largest over gate blocks)."""
+    blocks = list(cell.recurrent_blocks.values())
+    radius = np.max([spectral.spectral_radius(W) for W in blocks], axis=0)
+    return radius, np.max([spectral.spectral_norm(W) for W in blocks], axis=0)
 
 
 def _run_task(task: _Task) -> dict:
     """Log gradient norms ``(B, steps+1)`` by lag, spectral radii and σ_max of one chunk."""
-    block = max(1, _BLOCK_BYTES // (8 * task.n * task.n))
+    rows = {"elman": 1, "lstm": 4, "gru": 3}[task.cell]
+    block = max(1, _BLOCK_BYTES // (8 * rows * task.n * task.n))
     pieces = []
     stop = task.first_seed + task.n_seeds
     for start in range(task.first_seed, stop, block):
         draws = [_draw_network(task, s) for s in range(start, min(start + block, stop))]
-        W, v, h0, W_xh, xs = (None if d[0] is None else np.stack(d) for d in zip(*draws))
-        cell = Elman(W, W_xh=W_xh, activation=task.activation)
+        params = {name: np.stack([d[0][name] for d in draws]) for name in draws[0][0]}
+        v, h0, xs = (None if d[0] is None else np.stack(d) for d in list(zip(*draws))[1:])
+        cell = build(task.cell, params, activation=task.activation)
         try:
             traj = cell.run(task.steps if xs is None else np.swapaxes(xs, 0, 1), h0=h0)
         except NonFiniteError as exc:
             raise NonFiniteError(
-                f"gradient_growth: the forward run overflowed for init {task.init!r}, gain "
+                f"gradient_growth: the forward run overflowed for cell {task.cell!r}, init "
+                f"{task.init!r}, gain "
                 f"{task.gain:g}, activation {task.activation!r}; lower the gain or the steps"
             ) from exc
-        log_norm = log_gradient_norms(cell, traj, v)[::-1].T  # (B, steps+1), by lag
+        log_norm = log_gradient_norms(cell, traj, v, part="output")[::-1].T  # (B, steps+1)
         if task.spectra:
-            pieces.append((log_norm, spectral.spectral_radius(W), spectral.spectral_norm(W)))
+            pieces.append((log_norm, *_spectra(cell)))
         else:
             pieces.append((log_norm, *np.full((2, len(draws)), np.nan)))
     return {
@@ -141,9 +163,11 @@ def gradient_growth(
     steps: int,
     seeds: int,
     activation: str = "tanh",
+    cell: str = "elman",
     rng=None,
     executor=None,
     inputs=None,
+    forget_bias: float = 0.0,
     progress: bool = True,
     seeds_per_task: int | None = None,
     spectra: bool = True,
@@ -163,7 +187,13 @@ def gradient_growth(
     seeds : int
         Number of random networks per (init, gain), seed index 0..seeds−1 (>= 1).
     activation : {"tanh", "relu", "sigmoid", "linear"}
-        The Elman cell's nonlinearity.
+        The Elman cell's nonlinearity (gated cells: "tanh" only, their nonlinearities are
+        fixed).
+    cell : {"elman", "lstm", "gru"}, default "elman"
+        The recurrent cell. For gated cells ``inits`` and ``gains`` apply to every gate block
+        of the recurrent weights (:func:`gradflow.cells.initial_params`), the input weights to
+        all gate rows, and ``log_norm`` is the norm of the h part of the full-state adjoint
+        (:func:`gradflow.jacobians.log_gradient_norms` with ``part="output"``).
     rng : int, Generator, SeedSequence or None
         Root of the randomness: pair k (init-major order) gets child k of
         ``SeedSequence.spawn``, seed s child s of that, and the seed's W, v and
@@ -179,8 +209,11 @@ def gradient_growth(
     seeds_per_task : int, optional
         Split each pair's seeds into tasks of this many (default: one task per pair), to
         balance few pairs over many workers. Does not change the result.
+    forget_bias : float, default 0.0
+        Gated cells: added to the LSTM's forget-gate or the GRU's update-gate bias.
     spectra : bool, default True
-        Record each W's spectral radius and σ_max (:mod:`gradflow.spectral`; a dense
+        Record each W's spectral radius and σ_max (gated cells: the largest over gate
+        blocks; :mod:`gradflow.spectral`; a dense
         eigensolve costs about as much as the whole simulation at N = 128, and more at
         larger N). False leaves those two columns NaN.
 
@@ -215,7 +248,7 @@ def gradient_growth(
     >>> df = gradient_growth(["orthogonal"], [0.5, 2.0], n=4, steps=3, seeds=2,
     ...                      activation="linear", rng=0, progress=False)
     >>> df.shape
-    (16, 10)
+    (16, 11)
     >>> bool(np.allclose(df.log_norm, df.lag * np.log(df.gain)))
     True
     """
@@ -225,6 +258,8 @@ def gradient_growth(
     steps = as_int(steps, "steps", minimum=1)
     seeds = as_int(seeds, "seeds", minimum=1)
     activation = as_choice(activation, "activation", ACTIVATIONS)
+    kind = check_kind(cell, activation, forget_bias)
+    forget_bias = float(forget_bias)
     drive = _as_drive(inputs)
     if activation != "linear" and steps < _MIN_STEPS.get(drive.kind, 1):
         raise ValueError(
@@ -242,7 +277,20 @@ def gradient_growth(
     pairs = [(name, g) for name in names for g in gain_list]
     pair_seqs = spawn_seeds(rng, len(pairs))
     run_tasks = [
-        _Task(name, g, n, steps, activation, drive, seq, first, min(chunk, seeds - first), spectra)
+        _Task(
+            name,
+            g,
+            n,
+            steps,
+            activation,
+            drive,
+            seq,
+            first,
+            min(chunk, seeds - first),
+            spectra,
+            kind,
+            forget_bias,
+        )
         for (name, g), seq in zip(pairs, pair_seqs)
         for first in range(0, seeds, chunk)
     ]
@@ -252,6 +300,7 @@ def gradient_growth(
     per_network = len(pairs) * seeds
     frame = pd.DataFrame(
         {
+            "cell": kind,
             "init": np.repeat([name for name, _ in pairs], seeds * n_lags),
             "gain": np.repeat(np.array([g for _, g in pairs]), seeds * n_lags),
             "activation": activation,
@@ -270,6 +319,8 @@ def gradient_growth(
         "steps": steps,
         "seeds": seeds,
         "activation": activation,
+        "cell": kind,
+        "forget_bias": forget_bias,
         "inits": names,
         "gains": gain_list,
         "h0": "zeros" if activation == "linear" else "standard normal",

@@ -92,7 +92,8 @@ def _grid_specs(rules, thresholds) -> list[str]:
 def compare_clipping(
     task, rules, thresholds=None, seeds=4, *, T=None, hidden=64, init="orthogonal", gain=1.0,
     activation="tanh", optimizer="adam", lr=1e-3, steps=500, batch=32, target_loss=None,
-    window=10, eval_batch=512, rng=None, executor=None, return_steps=False,
+    window=10, eval_batch=512, rng=None, executor=None, return_steps=False, cell="elman",
+    forget_bias=0.0,
 ):  # fmt: skip
     """Train from identical starts under each clipping rule and threshold, for several seeds.
 
@@ -108,8 +109,8 @@ def compare_clipping(
     seeds : int
         Number of seeds; seed i gives the same initial model, batches and evaluation batch
         under every rule.
-    T, hidden, init, gain, activation
-        Task length and model (see :func:`init_model`).
+    T, hidden, init, gain, activation, cell, forget_bias
+        Task length and model (see :func:`init_model`; ``cell`` a name or a factory).
     optimizer, lr, steps, batch
         Training (see :func:`fit`).
     target_loss : float, optional
@@ -150,7 +151,8 @@ def compare_clipping(
     _optim.get(optimizer, lr)
     if target_loss is None:
         target_loss = np.nan if spec.baseline is None else spec.baseline / 10
-    model_kw = {"hidden": hidden, "init": init, "gain": gain, "activation": activation}
+    model_kw = {"hidden": hidden, "init": init, "gain": gain, "activation": activation,
+                "cell": cell, "forget_bias": forget_bias}  # fmt: skip
     init_model(spec, **model_kw, rng=0)  # validate once, before any job starts
     fit_kw = {"optimizer": optimizer, "lr": lr, "steps": steps, "batch": batch}
     window = as_int(window, "window", minimum=1)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 
-from .. import init as _init
+from .. import cells as _cells
 from .. import tasks as _tasks
 from .._rng import as_generator
 from .._validation import as_array, as_choice, as_int
-from ..cells import Cell, Elman
+from ..cells import Cell
 from ..jacobians import backprop
 
 __all__ = ["OBJECTIVES", "TASKS", "Model", "Task", "init_model", "make_task"]
@@ -262,9 +262,18 @@ class Model:
 
 
 def init_model(
-    task, hidden, *, init="orthogonal", gain=1.0, activation="tanh", objective=None, rng=None
+    task,
+    hidden,
+    *,
+    init="orthogonal",
+    gain=1.0,
+    activation="tanh",
+    objective=None,
+    rng=None,
+    cell="elman",
+    forget_bias=0.0,
 ) -> Model:
-    """A freshly initialised Elman network with a linear readout.
+    """A freshly initialised recurrent network (Elman, LSTM or GRU) with a linear readout.
 
     Parameters
     ----------
@@ -274,18 +283,27 @@ def init_model(
     hidden : int
         Number of hidden units N.
     init : str, default "orthogonal"
-        Initialiser of ``W_hh`` by name (:func:`gradflow.init.get`), scaled by ``gain``.
+        Initialiser of ``W_hh`` by name (:func:`gradflow.init.get`), scaled by ``gain``; for
+        gated cells, of each gate block (:func:`gradflow.cells.initial_params`).
     gain : float, default 1.0
     activation : {"tanh", "relu", "sigmoid", "linear"}
     objective : {"mse", "xent"}, optional
         Overrides the task's objective.
     rng : int, Generator or None
-        Draws W_hh, then W_xh, then W_out, in that order.
+        Draws W_hh (and a gated cell's biases), then W_xh, then W_out, in that order.
+    cell : {"elman", "lstm", "gru"} or callable, default "elman"
+        The recurrent cell, by name, or a factory ``cell(hidden, input_size, rng=Generator)
+        -> Cell`` (with input weights; ``init``, ``gain``, ``activation`` and
+        ``forget_bias`` are then the factory's business and must keep their defaults).
+    forget_bias : float, default 0.0
+        Gated cells: added to the LSTM's forget-gate (or the GRU's update-gate) bias.
 
     Notes
     -----
     ``W_xh`` and ``W_out`` are drawn from U(−1/√N, 1/√N), PyTorch's default for ``nn.RNN`` and
-    ``nn.Linear(N, K)``; the biases start at zero.
+    ``nn.Linear(N, K)``; the Elman bias starts at zero, a gated cell's biases as
+    :func:`gradflow.cells.initial_params` draws them (zero but for ``forget_bias``, unless
+    ``init="uniform"``, PyTorch's default for the whole layer).
 
     Examples
     --------
@@ -303,9 +321,30 @@ def init_model(
         d, k, default = spec.input_size, spec.output_size, spec.objective
     hidden = as_int(hidden, "hidden", minimum=1)
     gen = as_generator(rng)
-    W_hh = _init.get(init)(hidden, gain=gain, rng=gen)
     bound = 1.0 / np.sqrt(hidden)
-    W_xh = gen.uniform(-bound, bound, size=(hidden, d))
+    if callable(cell):
+        options = {"init": init, "gain": gain, "activation": activation, "forget_bias": forget_bias}
+        changed = [name for name, value in options.items() if value != _DEFAULTS[name]]
+        if changed:
+            raise ValueError(f"cell: a cell factory takes no {', '.join(changed)}; set them in it")
+        recurrent = cell(hidden, d, rng=gen)
+        if not isinstance(recurrent, Cell) or recurrent.hidden_size != hidden:
+            raise TypeError(
+                f"cell: expected the factory to return a gradflow cell of hidden size {hidden}, "
+                f"got {recurrent!r}"
+            )
+    else:
+        kind = _cells.check_kind(cell, activation, forget_bias)
+        params = _cells.initial_params(
+            kind, hidden, init=init, gain=gain, forget_bias=forget_bias, rng=gen
+        )
+        rows = params["W_hh"].shape[0]
+        params["W_xh"] = gen.uniform(-bound, bound, size=(rows, d))
+        if kind == "elman":
+            params["b"] = np.zeros(hidden)
+        recurrent = _cells.build(kind, params, activation=activation)
     W_out = gen.uniform(-bound, bound, size=(k, hidden))
-    cell = Elman(W_hh, W_xh, np.zeros(hidden), activation=activation)
-    return Model(cell, W_out, np.zeros(k), default if objective is None else objective)
+    return Model(recurrent, W_out, np.zeros(k), default if objective is None else objective)
+
+
+_DEFAULTS = {"init": "orthogonal", "gain": 1.0, "activation": "tanh", "forget_bias": 0.0}

@@ -37,6 +37,7 @@ from . import sweeps  # noqa: F401  isort: skip
 from . import cliff  # noqa: F401  isort: skip
 from . import clipping  # noqa: F401  isort: skip
 from . import lyapunov  # noqa: F401  isort: skip
+from . import gated  # noqa: F401  isort: skip
 
 __all__ = [
     "FORMATS",

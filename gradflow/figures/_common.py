@@ -7,6 +7,7 @@ one colour in the whole catalogue.
 
 from __future__ import annotations
 
+import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -21,6 +22,7 @@ __all__ = [
     "init_colours",
     "init_label",
     "init_legend",
+    "median_band",
     "rule_colours",
     "rule_label",
 ]
@@ -37,6 +39,22 @@ INIT_LABELS = {
 # Index into the colour-blind palette for each initialiser. Pairs whose curves lie close
 # together (orthogonal/identity, Gaussian/Glorot) get the most distinct hues.
 _COLOUR_INDEX = {"orthogonal": 0, "gaussian": 1, "identity": 2, "glorot_uniform": 4, "uniform": 3}
+
+
+def median_band(frame: pd.DataFrame, keys, value: str, *, band: float = 80.0) -> pd.DataFrame:
+    """Median and central ``band`` % interval of ``value`` over the rows sharing ``keys``.
+
+    One row per group, in order of appearance: the keys, ``seeds`` (the group's size),
+    ``value`` (the median), ``<value>_low`` and ``<value>_high`` (the quantiles
+    0.5 ∓ band/200). What the figures draw as a line with a band over seeds.
+    """
+    half = band / 200.0
+    grouped = frame.groupby(list(keys), sort=False)[value]
+    data = grouped.median().reset_index()
+    data.insert(len(keys), "seeds", grouped.size().to_numpy())
+    data[f"{value}_low"] = grouped.quantile(0.5 - half).to_numpy()
+    data[f"{value}_high"] = grouped.quantile(0.5 + half).to_numpy()
+    return data
 
 
 def init_label(name: str) -> str:

@@ -22,7 +22,7 @@ from .._rng import spawn_generators
 from .._validation import as_choices, as_float, as_int
 from ..cells import ACTIVATIONS
 from ._catalogue import register
-from ._common import figure_legend, init_colours, init_label
+from ._common import figure_legend, init_colours, init_label, median_band
 
 __all__ = [
     "THEORY_LABELS",
@@ -187,11 +187,7 @@ def growth_data(frame: pd.DataFrame, *, band: float = 80.0) -> pd.DataFrame:
     half = as_float(band, "band", positive=True) / 200.0
     if half >= 0.5:
         raise ValueError(f"band: expected a width in percent below 100, got {band:g}")
-    grouped = frame.groupby([*keys, "lag"], sort=False)["log_norm"]
-    data = grouped.median().reset_index()
-    data.insert(len(keys) + 1, "seeds", grouped.size().to_numpy())
-    data["log_norm_low"] = grouped.quantile(0.5 - half).to_numpy()
-    data["log_norm_high"] = grouped.quantile(0.5 + half).to_numpy()
+    data = median_band(frame, [*keys, "lag"], "log_norm", band=200.0 * half)
     rates = pd.concat(
         [simulate.growth_rates(part) for _, part in frame.groupby("activation", sort=False)],
         ignore_index=True,

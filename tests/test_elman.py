@@ -229,3 +229,13 @@ def test_with_params_keeps_activation_and_dtype():
     new = cell.with_params({"W_hh": 2 * cell.W_hh, "W_xh": cell.W_xh})
     assert new.activation == "relu" and new.dtype == np.float32 and new.b is None
     np.testing.assert_array_equal(new.W_hh, 2 * cell.W_hh)
+
+
+def test_one_input_sequence_drives_a_batch_of_initial_states():
+    rng = np.random.default_rng(0)
+    cell = Elman(rng.normal(size=(3, 3)) / 2, rng.normal(size=(3, 2)), rng.normal(size=3))
+    xs, h0 = rng.normal(size=(4, 2)), rng.normal(size=(5, 3))
+    batched = cell.run(xs, h0=h0).states
+    assert batched.shape == (5, 5, 3)
+    for i in range(5):
+        np.testing.assert_allclose(batched[:, i], cell.run(xs, h0=h0[i]).states, atol=1e-15)

@@ -250,6 +250,8 @@ class Cell(abc.ABC):
             if W.ndim == 2:  # one 2-D GEMM over all steps (and sequences)
                 flat = inputs.reshape(-1, self.input_size) @ W.T
                 drive = flat.reshape(*inputs.shape[:-1], rows)
+                if inputs.ndim == 2 and batch is not None:  # one sequence, a batch of states
+                    drive = drive[:, None, :]
             elif inputs.ndim == 3:
                 drive = np.einsum("bnd,tbd->tbn", W, inputs)
             else:

@@ -133,4 +133,4 @@ def test_cell_choices_match_the_cells():
     from gradflow import cells
     from gradflow.cli import CELLS
 
-    assert CELLS == tuple(cells.KINDS)
+    assert tuple(cells.KINDS) == CELLS

@@ -118,9 +118,9 @@ def test_init_model_takes_a_cell_factory():
 
     model = train.init_model("adding", 5, cell=factory, rng=0)
     np.testing.assert_array_equal(model.cell.W_hh, np.eye(5) * 0.5)
-    with pytest.raises(ValueError, match="^cell: a cell factory takes no gain"):
+    with pytest.raises(ValueError, match=r"^cell: a cell factory takes no gain"):
         train.init_model("adding", 5, cell=factory, gain=2.0)
-    with pytest.raises(TypeError, match="^cell: expected the factory to return"):
+    with pytest.raises(TypeError, match=r"^cell: expected the factory to return"):
         train.init_model("adding", 5, cell=lambda h, d, rng: None)
 
 

@@ -428,3 +428,32 @@ def test_from_state_dict_arguments():
     assert [la.name for la in layers] == ["rnn.l0"]
     params = dict(torch.nn.GRU(2, 3).named_parameters())  # requires_grad tensors
     assert from_state_dict(params)[0].kind == "gru"
+
+
+class _DuckModule:
+    """Answers the calls from_module makes of a torch.nn.Module, with numpy parameters."""
+
+    def __init__(self, params, **attrs):
+        self.params = params
+        self.__dict__.update(attrs)
+
+    def named_modules(self):
+        return [("", self)]
+
+    def named_parameters(self, recurse=True):
+        return list(self.params.items())
+
+
+def test_from_module_checks_the_layer_count():
+    one = {"weight_hh_l0": np.eye(2)}
+    assert len(from_module(_DuckModule(one, num_layers=1))) == 1
+    for attrs in ({"num_layers": 2}, {"num_layers": 1, "bidirectional": True}):
+        with pytest.raises(WeightFileError, match=r"^module: _DuckModule: expected 2 recurrent"):
+            from_module(_DuckModule(one, **attrs))
+
+
+def test_tensors_that_will_not_convert_name_the_key():
+    torch = _torch()
+    for tensor in (torch.empty(4, 4, device="meta"), torch.eye(4).to_sparse()):
+        with pytest.raises(WeightFileError, match=r"^mapping: rnn\.weight_hh_l0: cannot convert"):
+            from_state_dict({"rnn": {"weight_hh_l0": tensor}})

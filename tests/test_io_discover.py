@@ -373,6 +373,9 @@ def test_flatten_nested_checkpoint():
         "none": None,
         "objs": np.array([1, None], dtype=object),
         "optimal_rnn": {"W_hh": W},
+        "opt": {"W_hh": W},
+        "opt_state": [{"W_hh": W}],
+        "Optimizer_State_Dict": {"W_hh": W},
         7: W,
     }
     ckpt["model"]["self"] = ckpt  # a cycle
@@ -382,6 +385,7 @@ def test_flatten_nested_checkpoint():
         "model.layers.0.w_hh",
         "model.layers.1.0",
         "optimal_rnn.W_hh",
+        "opt.W_hh",
         "7",
     ]
     assert flatten(W) == {"": W}

@@ -64,8 +64,8 @@ _INPUT = ("W_ih", "w_ih", "Wih", "wih", "W_xh", "w_xh", "Wxh", "wxh", "W_in", "w
 _SINGLE_BIAS = ("b", "bias", "b_h", "bh")
 #: Path segments whose contents are never weights of the model (optimiser and scheduler state).
 _SKIP = re.compile(
-    r"(?i)(optim(izer|iser)?|opt)s?(_?states?)?(_dicts?)?(_\d+)?"
-    r"|(lr_)?schedulers?(_states?)?(_dicts?)?|(grad_)?scaler"
+    r"(?i)optim(izer|iser)?s?(_?states?)?(_dicts?)?(_\d+)?|opt_states?"
+    r"|(lr_)?schedulers?(_states?)?(_dicts?)?|(grad_)?scaler(_states?)?(_dicts?)?"
 )
 _MAX_DEPTH = 64
 _MAX_LISTED = 8
@@ -77,19 +77,24 @@ def _fail(origin: str, message: str) -> WeightFileError:
 
 
 # -- flattening ---------------------------------------------------------------------------------
-def as_numpy(value):
-    """``value`` as a numpy array if it is one or a tensor (``detach().cpu().numpy()``)."""
+def as_numpy(value, key: str = "", origin: str = "mapping"):
+    """``value`` as a numpy array if it is one or a tensor (``detach().cpu().numpy()``), else
+    None; a tensor that will not convert (a meta or sparse one, say) raises, naming ``key``."""
     if isinstance(value, np.ndarray):
         return None if value.dtype.hasobject else value
-    if all(hasattr(value, name) for name in ("detach", "cpu", "numpy")):
+    if not all(hasattr(value, name) for name in ("detach", "cpu", "numpy")):
+        return None
+    try:
         tensor = value.detach().cpu()
         if "bfloat16" in str(getattr(tensor, "dtype", "")):
             tensor = tensor.float()  # numpy has no bfloat16; the widening is exact
-        return tensor.numpy()
-    return None
+        return np.asarray(tensor.numpy())
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise _fail(origin, f"{key}: cannot convert the tensor to numpy ({message})") from None
 
 
-def flatten(obj, prefix: str = "") -> dict[str, np.ndarray]:
+def flatten(obj, prefix: str = "", *, origin: str = "mapping") -> dict[str, np.ndarray]:
     """Arrays of a nested checkpoint by dotted key; non-arrays and optimiser state dropped.
 
     ``{"model": {"rnn.weight_hh_l0": W}, "optimizer": {...}, "epoch": 3}`` gives
@@ -99,7 +104,7 @@ def flatten(obj, prefix: str = "") -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
 
     def walk(value, path: str, depth: int, seen: frozenset):
-        array = as_numpy(value)
+        array = as_numpy(value, path, origin)
         if array is not None:
             out.setdefault(path, array)
             return

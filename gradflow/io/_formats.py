@@ -22,11 +22,10 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
-import zlib
 from pathlib import Path
 
 from ..errors import WeightFileError
-from ._arrays import read_npy, read_npz, read_safetensors
+from ._arrays import _PARSE_ERRORS, _one_line, read_npy, read_npz, read_safetensors
 from ._discover import discover, flatten, layer_from_matrix, under
 from ._layer import RecurrentLayer
 from ._live import _check_key
@@ -89,8 +88,8 @@ def _zip_format(path: str) -> str:
                 return "keras"
     except WeightFileError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
-        raise _fail(path, f"corrupt zip archive ({exc})") from None
+    except _PARSE_ERRORS as exc:
+        raise _fail(path, f"corrupt zip archive ({_one_line(exc)})") from None
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     raise _fail(
         path, f"a zip archive that is neither an .npz, a Keras nor a PyTorch file ({shown})"
@@ -217,7 +216,7 @@ def load(path, *, key=None) -> list[RecurrentLayer]:
         else:
             from ._torch import read_torch
 
-            arrays = flatten(read_torch(path))
+            arrays = flatten(read_torch(path), origin=path)
             if list(arrays) == [""]:  # torch.save of a bare tensor
                 arrays = {Path(path).stem: arrays[""]}
         return discover(arrays, origin=path, key=key)

@@ -147,7 +147,7 @@ def from_module(obj, *, key=None) -> list[RecurrentLayer]:
         prefix = f"{name}." if name else ""
         arrays = {}
         for pname, value in params.items():
-            array = as_numpy(value)
+            array = as_numpy(value, prefix + pname, "module")
             if array is not None:
                 arrays[prefix + pname] = array
         found = discover(arrays, origin="module", activation=activation)

@@ -17,6 +17,8 @@ and seaborn. One module per plot family:
   wall), :func:`trajectories` on it.
 - :mod:`~gradflow.plot.clipping`: :func:`training_curves`, :func:`threshold_sensitivity`,
   :func:`parameter_paths`.
+- :mod:`~gradflow.plot.steps`: :func:`step_spectra` (ρ and σ_max of each J_t against the step,
+  with reference lines), :func:`step_gates` (the gate means that set them).
 - :func:`style_context`, :func:`palette`: the shared style file and colour-blind-safe colours.
 """
 
@@ -27,6 +29,7 @@ from .landscape import landscape, trajectories
 from .lyapunov import lyapunov_spectrum, phase_diagram
 from .products import singular_value_spectra
 from .spectra import eigenvalues
+from .steps import step_gates, step_spectra
 from .sweeps import growth_rates, spectral_gap
 
 __all__ = [
@@ -41,6 +44,8 @@ __all__ = [
     "phase_diagram",
     "singular_value_spectra",
     "spectral_gap",
+    "step_gates",
+    "step_spectra",
     "style_context",
     "style_path",
     "threshold_sensitivity",

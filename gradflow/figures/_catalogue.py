@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,13 @@ _METADATA = {
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REGISTRY: dict[str, FigureSpec] = {}
+
+
+class _Unknown:
+    """A caption field whose number needs the figure's data: formats as "…"."""
+
+    def __format__(self, spec: str) -> str:
+        return "…"
 
 
 @dataclass(frozen=True)
@@ -90,14 +98,16 @@ class FigureSpec:
     def describe(self, *, quick: bool = False, data: pd.DataFrame | None = None, **overrides):
         """The caption with its ``{param}`` fields filled in, and its data fields from ``data``.
 
-        A figure with data-dependent fields (``numbers``) needs ``data``: the frame the figure
-        returned or its CSV read back.
+        ``data`` is the frame the figure returned or its CSV read back; without it the fields
+        that state numbers of the data show as "…" (as ``gradflow figures --list`` prints them).
         """
         fields = self.parameters(quick=quick, **overrides)
         if self.numbers is not None:
             if data is None:
-                raise ValueError(f"data: the caption of {self.name!r} states numbers of its data")
-            fields.update(self.numbers(data))
+                names = {f for _, f, _, _ in string.Formatter().parse(self.caption) if f}
+                fields.update({name: _Unknown() for name in names - set(fields)})
+            else:
+                fields.update(self.numbers(data))
         return self.caption.format(**fields)
 
     def __call__(self, *, quick: bool = False, **overrides) -> tuple[Figure, pd.DataFrame]:

@@ -295,6 +295,23 @@ def test_batched_networks_equal_one_network_at_a_time():
             np.testing.assert_allclose(grads[name][k], value, atol=1e-12, err_msg=name)
 
 
+def test_one_input_sequence_drives_a_batch_of_initial_states():
+    W_hh, W_xh, b = weights(31)
+    xs, s0 = data(32, lead_state=B)
+    cell = LSTM(W_hh, W_xh, b)
+    traj = cell.run(xs, s0)  # xs (T, D), h0 (B, 2N)
+    v, _, _ = loss_cotangent(traj.states.shape, rng=33)
+    grads = cell.param_grads(traj, backprop(cell, traj, v))
+    total = {name: 0.0 for name in grads}
+    for k in range(B):
+        single = cell.run(xs, s0[k])
+        np.testing.assert_allclose(traj.states[:, k], single.states, atol=1e-14)
+        for name, value in cell.param_grads(single, backprop(cell, single, v[:, k])).items():
+            total[name] = total[name] + value
+    for name, value in total.items():
+        np.testing.assert_allclose(grads[name], value, atol=1e-12, err_msg=name)
+
+
 def test_float32_runs_in_float32_close_to_float64():
     W_hh, W_xh, b = weights(19)
     xs, s0 = data(20, batch=B, lead_state=B)

@@ -335,23 +335,28 @@ class LSTM(Cell):
         n, cache = self.hidden_size, traj.cache
         lam_h, lam_c = adjoints[1:, ..., :n, None], adjoints[1:, ..., n:, None]
         delta = _gate_adjoint(cache["dgates"], cache["kappa"], lam_h, lam_c)[0][..., 0]
-        if self.W_hh.ndim == 2:  # ∂L/∂a_t of all steps and sequences: one GEMM per parameter
-            delta = delta.reshape(-1, 4 * n)
-
-            def outer(x):
-                return delta.T @ x.reshape(-1, x.shape[-1])
-        else:  # per network, (B, 4N, T) @ (B, T, ·)
-            by_net = np.ascontiguousarray(np.moveaxis(delta, 0, -1))
-
-            def outer(x):
-                return by_net @ (x if x.ndim == 2 else np.ascontiguousarray(x.swapaxes(0, 1)))
-
-        grads = {"W_hh": outer(traj.states[:-1, ..., :n])}
-        if self.W_xh is not None:
-            inputs = traj.inputs
-            grads["W_xh"] = np.zeros_like(self.W_xh) if inputs is None else outer(inputs)
+        # one GEMM for all three: ∂L/∂[W_hh, W_xh, b] = Σ_t δ_t [h_{t-1}, x_t, 1]ᵀ
+        lead = delta.shape[:-1]
+        cols = [traj.states[:-1, ..., :n]]
+        with_x = self.W_xh is not None and traj.inputs is not None
+        if with_x:
+            cols.append(np.broadcast_to(traj.inputs[:, None], (*lead, self.input_size))
+                        if traj.inputs.ndim < delta.ndim else traj.inputs)  # fmt: skip
         if self.b is not None:
-            grads["b"] = delta.sum(axis=0)
+            cols.append(np.ones((*lead, 1), self.dtype))
+        X = np.concatenate(cols, axis=-1)
+        if self.W_hh.ndim == 2:  # all steps and sequences at once
+            G = delta.reshape(-1, 4 * n).T @ X.reshape(-1, X.shape[-1])
+        else:  # per network: (B, 4N, T) @ (B, T, ·)
+            G = np.moveaxis(delta, 0, -1) @ np.ascontiguousarray(X.swapaxes(0, 1))
+        grads = {"W_hh": np.ascontiguousarray(G[..., :n])}
+        if self.W_xh is not None:
+            D = self.input_size
+            grads["W_xh"] = (
+                np.ascontiguousarray(G[..., n : n + D]) if with_x else np.zeros_like(self.W_xh)
+            )
+        if self.b is not None:
+            grads["b"] = np.ascontiguousarray(G[..., -1])
         return grads
 
 

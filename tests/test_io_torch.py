@@ -162,7 +162,7 @@ def test_dtypes(torch, tmp_path, name, legacy):
     dtype = getattr(torch, name)
     base = torch.randn(4, 6, dtype=torch.float64) * 50
     base = (torch.complex(base, base.flip(0)) if name.startswith("complex") else base).to(dtype)
-    obj = {"x": base, "t": base.T, "col": base[1:, 3]}
+    obj = {"x": base, "t": base.T, "col": base[1:, 3], "none": base[:0]}
     if base.is_complex():
         obj.update(conj=base.conj(), neg=torch._neg_view(base))
     got = read_torch(save(torch, obj, tmp_path / f"{name}.pt", legacy))
@@ -342,17 +342,22 @@ def _ops(value):
 
 def tensor_pickle(size, stride, offset=0, numel=12, storage=b"FloatStorage", func=b"v2"):
     """A data.pkl holding one tensor, written opcode by opcode as torch.save would."""
+    return b"\x80\x02" + tensor_ops(size, stride, offset, numel, storage, func) + b"."
+
+
+def tensor_ops(size, stride, offset=0, numel=12, storage=b"FloatStorage", func=b"v2"):
+    """The opcodes that push one tensor (storage key '0')."""
     pid = b"(" + _ops("storage") + b"ctorch\n" + storage + b"\n" + _ops("0") + _ops("cpu")
     pid += _ops(numel) + b"tQ"
     return (
-        b"\x80\x02ctorch._utils\n_rebuild_tensor_"
+        b"ctorch._utils\n_rebuild_tensor_"
         + func
         + b"\n("
         + pid
         + _ops(offset)
         + _ops(tuple(size))
         + _ops(tuple(stride))
-        + b"\x89ccollections\nOrderedDict\n)RtR."
+        + b"\x89ccollections\nOrderedDict\n)RtR"
     )
 
 
@@ -365,6 +370,13 @@ def write_zip(path, pickled, data=None, **extra):
         for name, value in extra.items():
             zf.writestr(f"archive/{name}", value)
     return path
+
+
+def test_bool_storage_bytes_are_normalised(tmp_path):
+    path = write_zip(tmp_path / "b.pt", tensor_pickle((4,), (1,), numel=4, storage=b"BoolStorage"),
+                     bytes([0, 1, 2, 255]))  # fmt: skip
+    got = read_torch(path)
+    assert got.dtype == bool and got.view(np.uint8).tolist() == [0, 1, 1, 1]
 
 
 def test_hand_made_tensor_and_byte_order(tmp_path):
@@ -394,6 +406,7 @@ def test_hand_made_tensor_and_byte_order(tmp_path):
         ((10**6, 10**6), (0, 0), 0, 12, "far more memory than the file"),
         ((12,), (1,), 0, 13, "holds 48 bytes, but its tensors' record says 52"),
         ((12,), (1,), 0, 2**40, "holds 48 bytes"),
+        ((11,), (1,), 0, 11, "holds 48 bytes, but its tensors' record says 44"),
     ],
 )
 def test_tensor_outside_its_storage(tmp_path, size, stride, offset, numel, match):
@@ -416,6 +429,27 @@ def test_tensor_outside_its_storage(tmp_path, size, stride, offset, numel, match
         (b"\x80\x02]q\x000" + b"h\x00h\x00\x86q\x000" * 40 + b"h\x00.", None, "more than 10000"),
         (b"\x80\x02]\x82\x01.", None, "extension-registry"),
         (b"\x80\x02}]b.", None, "refused to set the state of a dict"),
+        (b"\x80\x02]}b.", None, "refused to set the state of a list"),
+        (b"\x80\x02" + tensor_ops((4,), (1,)) + b"}b.", bytes(48), "state of a ndarray"),
+        (
+            b"\x80\x02ccollections\nOrderedDict\n)R}X\x09\x00\x00\x00__class__K\x01sb.",
+            None,
+            "refused to set the attribute '__class__'",
+        ),
+        (
+            b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(ccollections\nOrderedDict\n"
+            b"ctorch\nTensor\n)}tR.",
+            None,
+            "refused to rebuild a tensor with <pickle global coll",
+        ),
+        (
+            b"\x80\x02("
+            + tensor_ops((12,), (1,))
+            + tensor_ops((6,), (1,), 0, 6, b"DoubleStorage")
+            + b"l.",
+            bytes(48),
+            "storage '0' is described two different ways",
+        ),
         (b"\x80\x02]X\x05\x00\x00\x00.", None, "truncated pickle"),
         (b"\x80\x02\xff.", None, "unknown opcode 0xff"),
         (b"\x80\x02X\xff\xff\xff\x7f.", None, "truncated pickle"),
@@ -502,6 +536,11 @@ def test_zip_damage(torch, tmp_path):
     with pytest.raises(WeightFileError, match="'sd/data/1' is compressed"):
         read_torch(packed)
     raw = bytearray(src.read_bytes())
+    local = bytearray(raw)
+    local[30 + 5] ^= 0x20  # the name in the first local header, data.pkl's: 'sd/dAta.pkl'
+    (tmp_path / "local").write_bytes(local)
+    with pytest.raises(WeightFileError, match=r"'sd/data\.pkl' has a damaged local header"):
+        read_torch(tmp_path / "local")
     raw[raw.index(torch.load(src)["weight_ih_l0"].numpy().tobytes()) + 100] ^= 0x01
     (tmp_path / "flip").write_bytes(raw)
     with pytest.raises(WeightFileError, match="'sd/data/0' fails its CRC-32 check"):
@@ -542,6 +581,7 @@ def test_legacy_damage(torch, tmp_path):
         (7, "holds 7 elements, but its tensors' record says 6"),
         (5, "holds 5 elements"),
         (2**62, "holds 4611686018427387904"),
+        (48, "holds 48 elements"),  # the header counts elements, not bytes
     ):
         bad = raw[:header] + count.to_bytes(8, "little") + raw[header + 8 :]
         (tmp_path / "bad").write_bytes(bad)
@@ -549,6 +589,15 @@ def test_legacy_damage(torch, tmp_path):
             read_torch(tmp_path / "bad")
     (tmp_path / "long").write_bytes(raw + b"\0" * 8)  # trailing bytes are ignored, as by torch
     np.testing.assert_array_equal(read_torch(tmp_path / "long")["x"], x.numpy())
+    ends = _legacy_layout(raw)
+    keys = pickle.loads(raw[ends[3] : ends[4]])
+    for wrong in ([*keys, "999"], []):
+        (tmp_path / "keys").write_bytes(raw[: ends[3]] + pickle.dumps(wrong, 2) + raw[ends[4] :])
+        with pytest.raises(WeightFileError, match="storage keys disagree with its tensors"):
+            read_torch(tmp_path / "keys")
+    (tmp_path / "cut").write_bytes(raw[:-4])
+    with pytest.raises(WeightFileError, match=r"truncated legacy stream \(storage .* cut short"):
+        read_torch(tmp_path / "cut")
     swapped = raw.replace(_ops(1001), _ops(1002), 1)
     (tmp_path / "proto").write_bytes(swapped)
     with pytest.raises(WeightFileError, match="protocol 1002, not 1001"):

@@ -14,35 +14,16 @@ Two formats are read, told apart by their first bytes (never by the file's exten
   top directory ``<archive>/`` (the file's stem when saved). Entries read: ``<archive>/data.pkl``
   (the pickle; its persistent ids ``("storage", storage_type, key, location, numel)`` name the
   storages), ``<archive>/data/<key>`` (each storage's raw bytes, stored uncompressed, mapped from
-  the file and checked against the entry's CRC-32 unless that is 0, which means torch.save
-  was told not to compute it), ``<archive>/byteorder`` (``little`` or
-  ``big``; little where absent) and ``<archive>/version`` (an integer; checked, not used).
-  A TorchScript archive (``torch.jit.save``) has ``<archive>/constants.pkl`` or
-  ``<archive>/code/...`` entries: it carries code and is refused.
+  the file and checked against the entry's CRC-32 unless that is 0, which means torch.save was
+  told not to compute it), ``<archive>/byteorder`` (``little`` or ``big``; little where absent)
+  and ``<archive>/version`` (an integer; checked, not used). A TorchScript archive
+  (``torch.jit.save``) also has ``<archive>/constants.pkl`` or ``<archive>/code/...`` entries: it
+  carries code and is refused. :func:`is_torch_zip` and :func:`is_torchscript` rely on exactly
+  these names (one top directory holding ``data.pkl``; ``constants.pkl`` or ``code/``).
 * the legacy stream (``_use_new_zipfile_serialization=False``): five pickles in a row (the magic
   number ``0x1950A86A20F9469CFC6C``, the protocol version 1001, a system-info dict, the object
   itself, the list of storage keys), then for each key in that list an 8-byte little-endian
   element count and the storage's little-endian bytes.
-
-Examples
---------
->>> import os, pickle, shutil, tempfile, zipfile
->>> folder = tempfile.mkdtemp()
->>> path = os.path.join(folder, "ckpt.pt")
->>> with zipfile.ZipFile(path, "w") as zf:
-...     zf.writestr("ckpt/data.pkl", pickle.dumps({"epoch": 3}, protocol=2))
->>> read_torch(path)
-{'epoch': 3}
->>> with zipfile.ZipFile(path) as zf:
-...     is_torch_zip(zf), is_torchscript(zf)
-(True, False)
->>> with zipfile.ZipFile(path, "w") as zf:
-...     zf.writestr("ckpt/data.pkl", pickle.dumps(eval, protocol=2))
->>> read_torch(path)  # doctest: +ELLIPSIS
-Traceback (most recent call last):
-...
-gradflow.errors.WeightFileError: ...ckpt.pt: refused to load the pickle global 'builtins.eval' ...
->>> shutil.rmtree(folder)
 """
 
 from __future__ import annotations
@@ -113,6 +94,26 @@ def read_torch(path):
         archive, a dtype NumPy lacks, or a tensor reaching outside its storage.
     TypeError
         If ``path`` is not a path.
+
+    Examples
+    --------
+    >>> import os, pickle, shutil, tempfile, zipfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "ckpt.pt")
+    >>> with zipfile.ZipFile(path, "w") as zf:
+    ...     zf.writestr("ckpt/data.pkl", pickle.dumps({"epoch": 3}, protocol=2))
+    >>> read_torch(path)
+    {'epoch': 3}
+    >>> with zipfile.ZipFile(path) as zf:
+    ...     is_torch_zip(zf), is_torchscript(zf)
+    (True, False)
+    >>> with zipfile.ZipFile(path, "w") as zf:
+    ...     zf.writestr("ckpt/data.pkl", pickle.dumps(eval, protocol=2))
+    >>> read_torch(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gradflow.errors.WeightFileError: ...: refused to load the pickle global 'builtins.eval' ...
+    >>> shutil.rmtree(folder)
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
@@ -151,6 +152,16 @@ def is_torch_zip(archive: zipfile.ZipFile) -> bool:
 
     True when every entry sits under one top directory ``<archive>/`` and
     ``<archive>/data.pkl`` is among them, as PyTorch's archive writer lays them out.
+
+    Examples
+    --------
+    >>> import io, zipfile
+    >>> buffer = io.BytesIO()
+    >>> with zipfile.ZipFile(buffer, "w") as zf:
+    ...     zf.writestr("model/data.pkl", b"\\x80\\x02}.")
+    ...     zf.writestr("model/version", "3\\n")
+    >>> is_torch_zip(zipfile.ZipFile(buffer)), is_torchscript(zipfile.ZipFile(buffer))
+    (True, False)
     """
     return _archive_root(archive.namelist()) is not None
 
@@ -170,6 +181,12 @@ def is_torch_legacy(head: bytes) -> bool:
     """Whether a file's first bytes (64 are plenty) start a legacy-format ``torch.save`` stream.
 
     True when they begin with a pickle of PyTorch's magic number.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> is_torch_legacy(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)), is_torch_legacy(b"PK")
+    (True, False)
     """
     try:
         value, _ = unpickle(bytes(head), 0, len(head), lookup=_no_global, persistent_load=_no_pid)

@@ -367,6 +367,8 @@ class _Machine:
 
 
 def describe(obj) -> str:
+    """A short phrase for a value read from a pickle: ``'torch.float32'``, ``an int``."""
     if isinstance(obj, Token):
         return f"'{obj}'"
-    return f"a {type(obj).__name__}"
+    name = type(obj).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"

@@ -1,0 +1,57 @@
+"""gradflow.diagnose._verdict: the rule, its thresholds and the clipping threshold."""
+
+import math
+
+import pytest
+
+from gradflow.diagnose import (
+    CLIP_FACTOR,
+    NEAR_CRITICAL_FACTOR,
+    NEAR_CRITICAL_RATE,
+    VERDICTS,
+    clip_threshold,
+    decide,
+    threshold,
+)
+
+
+def test_threshold_is_the_smaller_of_the_rate_and_the_window_factor():
+    assert (NEAR_CRITICAL_RATE, NEAR_CRITICAL_FACTOR) == (0.01, 10.0)
+    assert threshold(100) == 0.01 and threshold(230) == 0.01
+    assert threshold(1000) == pytest.approx(math.log(10.0) / 1000)
+    assert threshold(1) == 0.01
+
+
+@pytest.mark.parametrize(
+    ("rate", "exponent", "verdict"),
+    [
+        (math.log(0.5), math.log(0.5), "vanishing"),
+        (0.0, 0.0, "near-critical"),
+        (math.log(3.0), math.log(3.0), "exploding"),
+        (0.0101, -1.0, "exploding"),  # either number growing is enough
+        (-1.0, 0.0101, "exploding"),
+        (-1.0, -0.0101, "vanishing"),  # vanishing needs both to decay
+        (-1.0, -0.0099, "near-critical"),
+        (-0.0099, -1.0, "near-critical"),
+        (0.01, 0.01, "near-critical"),  # the band is closed
+        (-0.01, -0.01, "near-critical"),
+        (-math.inf, -math.inf, "vanishing"),
+        (-math.inf, -0.0003, "near-critical"),
+    ],
+)
+def test_rule(rate, exponent, verdict):
+    d = decide(rate, exponent, 100, "gaussian")
+    assert d.verdict == verdict and d.verdict in VERDICTS
+    assert (d.rate, d.exponent, d.threshold, d.inputs) == (rate, exponent, 0.01, "gaussian")
+    assert d.statistic == max(rate, exponent)
+
+
+def test_long_windows_tighten_the_band():
+    assert decide(0.005, 0.005, 100).verdict == "near-critical"
+    assert decide(0.005, 0.005, 1000).verdict == "exploding"  # e^5 = 148x over 1000 steps
+    assert decide(-0.005, -0.005, 1000).verdict == "vanishing"
+
+
+def test_clip_threshold_is_three_times_the_window_norm():
+    assert CLIP_FACTOR == 3.0
+    assert clip_threshold(7.0) == 21.0 and clip_threshold(math.inf) == math.inf

@@ -457,3 +457,35 @@ def test_tensors_that_will_not_convert_name_the_key():
     for tensor in (torch.empty(4, 4, device="meta"), torch.eye(4).to_sparse()):
         with pytest.raises(WeightFileError, match=r"^mapping: rnn\.weight_hh_l0: cannot convert"):
             from_state_dict({"rnn": {"weight_hh_l0": tensor}})
+
+
+def test_torch_file_peak_memory_stays_near_the_file_size(tmp_path):
+    import tracemalloc
+
+    torch = _torch()
+    lstm = torch.nn.LSTM(64, 256, num_layers=2).double()
+    torch.save({"model": lstm.state_dict()}, tmp_path / "big")
+    size = (tmp_path / "big").stat().st_size
+    tracemalloc.start()
+    try:
+        layers = load(tmp_path / "big")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(layers) == 2 and peak <= 1.5 * size
+
+
+def test_from_module_reads_parametrized_weights():
+    torch = _torch()
+    from torch.nn.utils import parametrize
+
+    class Symmetric(torch.nn.Module):
+        def forward(self, X):
+            return X.triu() + X.triu(1).transpose(-1, -2)
+
+    rnn = torch.nn.RNN(3, 4, num_layers=2).double()
+    parametrize.register_parametrization(rnn, "weight_hh_l1", Symmetric())
+    layers = from_module(rnn)
+    assert [la.name for la in layers] == ["l0", "l1"]
+    np.testing.assert_array_equal(layers[1].cell.W_hh, rnn.weight_hh_l1.detach().numpy())
+    np.testing.assert_array_equal(layers[1].cell.W_hh, layers[1].cell.W_hh.T)

@@ -26,9 +26,11 @@ read as recurrent weights; otherwise ``key=`` must name the matrix (the error li
 candidates by shape).
 
 The kind follows from the recurrent weights' shape in PyTorch's layout: ``(N, N)`` Elman,
-``(4N, N)`` LSTM (gate rows i, f, g, o), ``(3N, N)`` GRU (r, z, n). No shape is ambiguous
-(4N and 3N rows differ by N), but the arrays of one layer must agree: a square ``weight_hh``
-with a ``weight_ih`` of 4N rows is refused, not guessed at. Keras layouts are transposed and
+``(4N, N)`` LSTM (gate rows i, f, g, o), ``(3N, N)`` GRU (r, z, n). No shape is ambiguous:
+the row count is 1, 3 or 4 times the column count, so a 12×3 matrix can only be an LSTM of
+N = 3 (a GRU with 12 rows has N = 4 columns). The arrays of one layer must agree, though: a
+square ``weight_hh`` with a ``weight_ih`` of 4N rows is inconsistent and refused, not guessed
+at. Keras layouts are transposed and
 reordered (LSTM gates i, f, c, o are PyTorch's; GRU z, r, h become r, z, n).
 
 Biases: Elman and LSTM cells take one ``b = bias_ih + bias_hh``; a GRU keeps ``b_ih`` and
@@ -55,7 +57,7 @@ from ..cells import GRU, LSTM, Elman
 from ..errors import WeightFileError
 from ._layer import RecurrentLayer
 
-__all__ = ["discover", "flatten", "layer_from_matrix", "under"]
+__all__ = ["Owned", "discover", "flatten", "layer_from_matrix", "under"]
 
 _STACKED = re.compile(r"weight_hh_l(\d+)(_reverse)?")
 _RECURRENT = ("W_hh", "w_hh", "Whh", "whh", "W_rec", "w_rec")
@@ -231,12 +233,19 @@ def _candidates(arrays: Mapping) -> list[_Candidate]:
 
 
 # -- building cells -----------------------------------------------------------------------------
+class Owned(dict):
+    """Arrays that belong to the reader alone (fresh copies, as :func:`read_torch` makes):
+    discovery uses float64 ones as they are instead of copying them again."""
+
+
 def _float(arrays: Mapping, key: str, origin: str) -> np.ndarray:
-    """A float64 copy of ``arrays[key]`` (exact for float16, bfloat16, float32), finite."""
+    """``arrays[key]`` in float64 (exact for float16, bfloat16, float32), finite; a copy
+    unless ``arrays`` is :class:`Owned`, so no cell shares memory with a caller or a file."""
     value = np.asarray(arrays[key])
     if value.dtype.kind != "f" and value.dtype.name != "bfloat16":
         raise _fail(origin, f"{key}: expected floating-point weights, got dtype {value.dtype}")
-    out = np.array(value, dtype=np.float64)
+    owned = isinstance(arrays, Owned)
+    out = np.asarray(value, dtype=np.float64) if owned else np.array(value, dtype=np.float64)
     bad = out.size - np.count_nonzero(np.isfinite(out))
     if bad:
         raise _fail(origin, f"{key}: {bad} NaN or infinite entries; weights must be finite")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import WeightFileError
 from ._arrays import _PARSE_ERRORS, _one_line, read_npy, read_npz, read_safetensors
-from ._discover import discover, flatten, layer_from_matrix, under
+from ._discover import Owned, discover, flatten, layer_from_matrix, under
 from ._layer import RecurrentLayer
 from ._live import _check_key
 
@@ -216,9 +216,9 @@ def load(path, *, key=None) -> list[RecurrentLayer]:
         else:
             from ._torch import read_torch
 
-            arrays = flatten(read_torch(path), origin=path)
+            arrays = Owned(flatten(read_torch(path), origin=path))  # fresh copies: no 2nd copy
             if list(arrays) == [""]:  # torch.save of a bare tensor
-                arrays = {Path(path).stem: arrays[""]}
+                arrays = Owned({Path(path).stem: arrays[""]})
         return discover(arrays, origin=path, key=key)
     except OSError as exc:
         raise _fail(path, f"cannot read ({exc.strerror or exc})") from None

@@ -77,14 +77,20 @@ def from_state_dict(mapping, *, key=None, activation="tanh") -> list[RecurrentLa
 
 
 def _recurrent_modules(obj):
-    """``(name, module, parameters)`` for each member holding recurrent weights."""
+    """``(name, module, weights)`` for each member holding recurrent weights.
+
+    ``weights`` are the module's own parameters, plus what its ``_flat_weights_names`` (an
+    nn.RNN/LSTM/GRU's list of weights) name but the parameters lack: a weight under
+    ``torch.nn.utils.parametrize`` or ``weight_norm`` is an attribute computed from others.
+    """
     for name, module in obj.named_modules():
         params = getattr(module, "named_parameters", None)
-        if params is None:
-            continue
-        own = dict(params(recurse=False))
-        if any(_RECURRENT_PARAM.fullmatch(p) for p in own):
-            yield name, module, own
+        weights = dict(params(recurse=False)) if callable(params) else {}
+        for flat in getattr(module, "_flat_weights_names", None) or ():
+            if flat not in weights and getattr(module, flat, None) is not None:
+                weights[flat] = getattr(module, flat)
+        if any(_RECURRENT_PARAM.fullmatch(p) for p in weights):
+            yield name, module, weights
 
 
 def from_module(obj, *, key=None) -> list[RecurrentLayer]:

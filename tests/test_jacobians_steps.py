@@ -276,6 +276,67 @@ def test_windows_that_do_not_converge_get_the_graded_qr_value(monkeypatch):
     np.testing.assert_allclose(frame["growth_30"], reference["growth_30"], atol=1e-12)
 
 
+def _count_sweeps(monkeypatch):
+    """Count the lockstep sweeps and make any graded-QR fallback an error."""
+    calls = {"sweeps": 0}
+    sweep = _windows._sweep
+
+    def counted(*args, **kwargs):
+        calls["sweeps"] += 1
+        return sweep(*args, **kwargs)
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("a window fell back to the graded QR")
+
+    monkeypatch.setattr(_windows, "_sweep", counted)
+    monkeypatch.setattr(_windows, "_product_log_sv", no_fallback)
+    return calls
+
+
+def test_windows_converge_without_fallback_and_deep_ones_at_once(monkeypatch):
+    cell, traj = elman(n=24, steps=80, rng=30)
+    calls = _count_sweeps(monkeypatch)
+    frame = step_spectra(cell, traj, depths=(4, 15), rng=1)  # shallow windows: Lanczos alone
+    check_against_dense(cell, traj, frame, (4, 15))
+    # the forward frame f_t is the top left singular vector of a deep window to within
+    # sigma_2/sigma_1 of the window: two iterations (a backward and a forward sweep each)
+    calls["sweeps"] = 0
+    step_spectra(cell, traj, depths=(80,), rng=1)
+    assert calls["sweeps"] <= 4
+
+
+def test_restarted_lanczos_keeps_its_ritz_pair(monkeypatch):
+    cell, traj = elman(n=24, steps=80, rng=30)
+    reference = step_spectra(cell, traj, depths=(4, 15), rng=1)
+    _count_sweeps(monkeypatch)
+    monkeypatch.setattr(_windows, "_BASIS", 4)  # a restart every third iteration
+    frame = step_spectra(cell, traj, depths=(4, 15), rng=1)
+    np.testing.assert_allclose(frame["growth_4"], reference["growth_4"], atol=1e-11)
+    np.testing.assert_allclose(frame["growth_15"], reference["growth_15"], atol=1e-11)
+
+
+def test_windows_in_chunks_give_the_same_growth(monkeypatch):
+    cell, traj = elman(n=16, steps=30, rng=31)
+    whole = step_spectra(cell, traj, depths=(1, 3, 12), rng=2)
+    monkeypatch.setattr(_steps, "_WINDOW_CHUNK_BYTES", 1)  # one window per chunk
+    pd.testing.assert_frame_equal(step_spectra(cell, traj, depths=(1, 3, 12), rng=2), whole,
+                                  check_exact=False, rtol=0, atol=1e-13)  # fmt: skip
+
+
+def test_a_start_vector_the_window_annihilates_gets_a_random_probe():
+    # P = J_2 J_1 = diag(2, 0, 0): P^T e_2 = 0, yet sigma_max(P) = 2
+    cell = StackCell(np.stack([np.diag([2.0, 0.0, 0.0]), np.eye(3)]))
+    start = np.array([[[0.0, 1.0, 0.0]]])  # (W, B, S)
+    one, two = np.array([1]), np.array([2])
+    values = _windows.window_log_norms(cell, cell.trajectory(), one, two, start, 1e-12,
+                                       np.random.default_rng(0))  # fmt: skip
+    assert values[0, 0] == pytest.approx(np.log(2.0), abs=1e-12)
+    zero = StackCell(np.zeros((2, 3, 3)))
+    values = _windows.window_log_norms(zero, zero.trajectory(), one, two, start, 1e-12,
+                                       np.random.default_rng(0))  # fmt: skip
+    assert np.isneginf(values[0, 0])
+
+
 # -- batches ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["dense", "arpack"])
 def test_stacked_weights_match_one_network_at_a_time(method):

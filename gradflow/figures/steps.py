@@ -1,9 +1,9 @@
 """The step-spectra figure: ρ(J_t) and σ_max(J_t) at every step of Elman, LSTM and GRU runs.
 
 :func:`step_spectra` computes the spectra through :func:`gradflow.jacobians.step_spectra`,
-draws them with :mod:`gradflow.plot.steps` and returns ``(Figure, DataFrame)``. The numbers
-its caption quotes come from that DataFrame (:func:`caption_numbers`): they are printed in
-the panels and, with the caption, in ``data.attrs["caption"]``.
+draws them with :mod:`gradflow.plot.steps` and returns ``(Figure, DataFrame)``. Every number
+its caption states comes from that DataFrame (:func:`caption_numbers`, registered as the
+figure's ``numbers``), and the panels print the same numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..cells import GRU, LSTM, Elman
 from ._catalogue import register
 from ._common import _freeze_layout
 
-__all__ = ["CELLS", "GATES", "caption", "caption_numbers", "step_spectra"]
+__all__ = ["CELLS", "GATES", "caption_numbers", "step_spectra"]
 
 #: The cells drawn, left to right.
 CELLS = ("Elman", "LSTM", "GRU")
@@ -81,7 +81,7 @@ def _cells(n, gain, gen):
 
 
 def caption_numbers(data: pd.DataFrame) -> dict:
-    """Every number the caption quotes, computed from the figure's data.
+    """Every number the caption states, computed from the figure's data (or its CSV).
 
     Medians of ρ(J_t) over the steps where the drawn gate mean is above (``open``/``carry``)
     or below (``shut``/``update``) 1/2, the median of the gate mean there, the Elman values
@@ -112,18 +112,11 @@ def caption_numbers(data: pd.DataFrame) -> dict:
     return out
 
 
-def caption(data: pd.DataFrame, **params) -> str:
-    """The full caption of a drawing: its parameters and the numbers of its data filled in."""
-    return (_CAPTION + _FINDINGS).format(**params, **caption_numbers(data))
-
-
 @register(
     "step_spectra",
-    caption=_CAPTION
-    + "Each panel prints its medians (computed from the figure's data, which also holds the "
-    "caption with them filled in): saturation pulls the Elman ρ(J_t) below ρ(W) as the tanh "
-    "state grows, and the LSTM's ρ(J_t) follows its forget gates step by step.",
+    caption=_CAPTION + _FINDINGS,
     quick={"n": 24, "steps": 80, "period": 40},
+    numbers=caption_numbers,
 )
 def step_spectra(
     *, n: int = 64, steps: int = 200, gain: float = 1.5, drive: float = 3.0, period: int = 80,
@@ -152,8 +145,7 @@ def step_spectra(
     data : pandas.DataFrame
         ``layer`` "step": one row per (cell, t) with ``rho``, ``sigma_max``, ``gate`` (the
         step-summary column drawn below) and ``gate_mean``; ``layer`` "reference": one row
-        per (cell, recurrent block) with ``block`` and ``block_rho``. ``attrs["caption"]``
-        is the caption with the numbers of :func:`caption_numbers` filled in.
+        per (cell, recurrent block) with ``block`` and ``block_rho``.
     """
     n, steps = as_int(n, "n", minimum=2), as_int(steps, "steps", minimum=4)
     gain, drive = as_float(gain, "gain", positive=True), as_float(drive, "drive", nonnegative=True)
@@ -177,7 +169,6 @@ def step_spectra(
         frames.append(pd.DataFrame({"layer": "reference", "cell": name, "block": list(blocks),
                                     "block_rho": radii}))  # fmt: skip
     data = pd.concat(frames, ignore_index=True)[_COLUMNS]
-    data.attrs["caption"] = caption(data, n=n, steps=steps, gain=gain, drive=drive, period=period)
     return _draw(data, n=n, steps=steps, gain=gain), data
 
 

@@ -19,11 +19,15 @@ and seaborn. One module per plot family:
   :func:`parameter_paths`.
 - :mod:`~gradflow.plot.steps`: :func:`step_spectra` (ρ and σ_max of each J_t against the step,
   with reference lines), :func:`step_gates` (the gate means that set them).
+- :mod:`~gradflow.plot.diagnose`: :func:`singular_values` of recurrent blocks against
+  Pascanu's bounds, :func:`gradient_forecast` (measured gradient norm against lag over the
+  near-critical cone of a diagnosis).
 - :func:`style_context`, :func:`palette`: the shared style file and colour-blind-safe colours.
 """
 
 from ._style import PALETTE, palette, style_context, style_path
 from .clipping import parameter_paths, threshold_sensitivity, training_curves
+from .diagnose import gradient_forecast, singular_values
 from .growth import growth
 from .landscape import landscape, trajectories
 from .lyapunov import lyapunov_spectrum, phase_diagram
@@ -35,6 +39,7 @@ from .sweeps import growth_rates, spectral_gap
 __all__ = [
     "PALETTE",
     "eigenvalues",
+    "gradient_forecast",
     "growth",
     "growth_rates",
     "landscape",
@@ -43,6 +48,7 @@ __all__ = [
     "parameter_paths",
     "phase_diagram",
     "singular_value_spectra",
+    "singular_values",
     "spectral_gap",
     "step_gates",
     "step_spectra",

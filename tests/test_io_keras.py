@@ -26,7 +26,8 @@ import pytest
 h5py = pytest.importorskip("h5py")
 
 from gradflow.errors import WeightFileError  # noqa: E402
-from gradflow.io._keras import HDF5_SIGNATURE, _to_torch, is_keras_zip, read_keras  # noqa: E402
+from gradflow.io._keras import HDF5_SIGNATURE, is_keras_zip, read_keras  # noqa: E402
+from gradflow.io._keras_cells import to_torch  # noqa: E402
 from gradflow.io._layer import RecurrentLayer  # noqa: E402
 
 # Keras' torch backend converts tensors with a NumPy 2 deprecation warning, once per call
@@ -597,7 +598,7 @@ def blocks(rows, n, gates, scale):
 
 def test_lstm_kernels_are_transposed_with_gate_order_kept():
     kernel, recurrent, bias = blocks(3, 2, 4, 10), blocks(2, 2, 4, 100), np.arange(8.0)
-    W_hh, W_xh, rows = _to_torch("lstm", kernel, recurrent, bias)
+    W_hh, W_xh, rows = to_torch("lstm", kernel, recurrent, bias)
     np.testing.assert_array_equal(W_xh, kernel.T)  # i, f, c, o = PyTorch's i, f, g, o
     np.testing.assert_array_equal(W_hh, recurrent.T)
     np.testing.assert_array_equal(rows[0], bias)
@@ -606,7 +607,7 @@ def test_lstm_kernels_are_transposed_with_gate_order_kept():
 def test_gru_gates_go_from_z_r_h_to_r_z_n_and_bias_rows_stay_apart():
     kernel, recurrent = blocks(3, 2, 3, 10), blocks(2, 2, 3, 100)
     bias = np.vstack([np.repeat([1.0, 2.0, 3.0], 2), np.repeat([-1.0, -2.0, -3.0], 2)])
-    W_hh, W_xh, (b_ih, b_hh) = _to_torch("gru", kernel, recurrent, bias)
+    W_hh, W_xh, (b_ih, b_hh) = to_torch("gru", kernel, recurrent, bias)
     z, r, h = np.hsplit(kernel, 3)
     np.testing.assert_array_equal(W_xh, np.vstack([r.T, z.T, h.T]))
     np.testing.assert_array_equal(W_hh[:2], np.hsplit(recurrent, 3)[1].T)
@@ -622,8 +623,8 @@ def test_cudnn_kernels_follow_tf_keras_conversion(kind, gates):
     plain_k = np.hstack([b.T.reshape(b.shape, order="F") for b in np.hsplit(kernel, gates)])
     plain_r = np.hstack([b.T for b in np.hsplit(recurrent, gates)])
     bias = rng.normal(size=2 * 3 * gates)
-    ours = _to_torch(kind, kernel, recurrent, bias, cudnn=True)
-    theirs = _to_torch(kind, plain_k, plain_r, bias.reshape(2, -1))
+    ours = to_torch(kind, kernel, recurrent, bias, cudnn=True)
+    theirs = to_torch(kind, plain_k, plain_r, bias.reshape(2, -1))
     for a, b in zip(ours[:2] + ours[2], theirs[:2] + theirs[2]):
         np.testing.assert_array_equal(a, b)
 

@@ -318,8 +318,8 @@ def _torch_arrays(c: _Candidate, arrays: Mapping, origin: str):
 
 def _keras_arrays(c: _Candidate, arrays: Mapping, origin: str):
     """``(kind, W_hh, W_xh, b_ih, b_hh)`` of a layer in Keras' transposed layout, converted by
-    the Keras reader's own :func:`gradflow.io._keras._to_torch` (gate reordering included)."""
-    from ._keras import _to_torch
+    the Keras reader's own :func:`gradflow.io._keras_cells.to_torch` (gate reordering included)."""
+    from ._keras_cells import to_torch
 
     rk = _float(arrays, c.hh, origin)
     if rk.ndim != 2 or 0 in rk.shape:
@@ -336,7 +336,7 @@ def _keras_arrays(c: _Candidate, arrays: Mapping, origin: str):
             "resets before the recurrent product, which PyTorch's GRU cannot express",
         )
     inputs = np.zeros((0, rows)) if kernel is None else kernel
-    W_hh, W_xh, halves = _to_torch(kind, inputs, rk, bias)
+    W_hh, W_xh, halves = to_torch(kind, inputs, rk, bias)
     b_ih, b_hh = (*halves, None, None)[:2]
     return kind, W_hh, None if kernel is None else W_xh, b_ih, b_hh
 

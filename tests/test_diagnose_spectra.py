@@ -123,3 +123,20 @@ def test_block_nonlinearities_follow_the_cell():
 def test_spectra_choice_is_checked():
     with pytest.raises(ValueError, match="spectra"):
         block_spectrum(np.eye(3), "W_hh", "tanh", spectra="dense")
+
+
+def test_fast_spectra_fall_back_to_lapack_where_arpack_fails(monkeypatch):
+    from gradflow import spectral
+    from gradflow.errors import GradflowError
+
+    real = spectral.spectral_radius
+
+    def stubborn(W, *, method="auto"):
+        if method == "arpack":
+            raise GradflowError("W: ARPACK did not converge")
+        return real(W, method=method)
+
+    monkeypatch.setattr(spectral, "spectral_radius", stubborn)
+    W = np.random.default_rng(0).standard_normal((20, 20))
+    s = block_spectrum(W, "W_hh", "tanh", spectra="fast")
+    assert s.spectral_radius == pytest.approx(np.abs(np.linalg.eigvals(W)).max(), rel=1e-12)

@@ -16,6 +16,7 @@ import numpy as np
 from .. import spectral, theory
 from .._validation import as_choice
 from ..cells import GRU, LSTM, Elman
+from ..errors import GradflowError
 
 __all__ = ["SPECTRA", "BlockSpectrum", "block_nonlinearities", "block_spectrum"]
 
@@ -149,7 +150,8 @@ def block_spectrum(W, block: str, nonlinearity: str, *, spectra: str = "full") -
         only), all eigenvalues (LAPACK ``geev``, which give ρ) and one real Schur form (the
         non-normality). ``"fast"``: no eigendecomposition, for large
         layers: the spectral radius by ARPACK (:func:`gradflow.spectral.spectral_radius` with
-        ``method="arpack"``, answered at once for a scaled orthogonal W), the singular values
+        ``method="arpack"``, answered at once for a scaled orthogonal W; LAPACK where ARPACK
+        does not converge, as on the crowded edge of a random matrix), the singular values
         by a dense SVD (values only: :math:`\sigma_{\min}` is out of ARPACK's reach); neither
         the eigenvalues nor the non-normality (which needs all of them) are computed.
 
@@ -194,7 +196,10 @@ def block_spectrum(W, block: str, nonlinearity: str, *, spectra: str = "full") -
         radius, departure = float(np.abs(eigenvalues[0])), spectral.non_normality(W)
     else:
         eigenvalues, departure = None, None
-        radius = spectral.spectral_radius(W, method="arpack")
+        try:
+            radius = spectral.spectral_radius(W, method="arpack")
+        except GradflowError:  # crowded moduli (a random-looking W): LAPACK instead
+            radius = spectral.spectral_radius(W, method="dense")
     std = float(np.std(W))
     n = W.shape[-1]
     circle = float(theory.circular_law_radius(std * math.sqrt(n))) if std > 0 else 0.0

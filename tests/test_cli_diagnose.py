@@ -87,6 +87,14 @@ def test_torch_checkpoint_layers_and_layer_choice(torch, tmp_path, capsys):
     assert item["report"]["layer"] == "model.l1" and len(item["report"]["blocks"]) == 4
 
 
+def test_gated_rows_show_the_largest_block_radius_and_norm(tmp_path, capsys):
+    W = np.concatenate([init.orthogonal(6, gain=g, rng=0) for g in (0.5, 2.0, 1.0, 0.7)])
+    np.save(tmp_path / "lstm.npy", W)
+    assert cli.main(["diagnose", str(tmp_path / "lstm.npy"), "--steps", "10"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[2:6] == ["lstm", "6", "2", "2"]
+
+
 def test_plot_writes_one_png(files, tmp_path, capsys):
     image = tmp_path / "panel.png"
     assert cli.main(["diagnose", *map(str, files), "--steps", "10", "--plot", str(image)]) == 0

@@ -157,6 +157,26 @@ def test_clip_threshold_is_three_times_the_median_window_norm(tmp_path):
     assert r.clip_threshold == pytest.approx(3.0 / math.sqrt(1.0 - 0.81), rel=0.05)
 
 
+def test_clip_threshold_takes_the_median_over_samples(tmp_path):
+    r = report(_npy_layer(tmp_path, init.gaussian(N, gain=1.0, rng=5)), steps=40, rng=0)
+    log_g = 0.5 * np.log(np.sum(np.exp(2.0 * r.growth[0].log_norms), axis=0))
+    assert np.ptp(log_g) > 0.1  # the samples differ: the median is not the mean
+    assert r.clip_threshold == pytest.approx(3.0 * np.exp(np.median(log_g)), rel=1e-12)
+    assert r.clip_threshold != pytest.approx(3.0 * np.exp(np.mean(log_g)), rel=1e-6)
+
+
+def test_no_hot_block_note_when_only_sigma_max_exceeds_one(torch, tmp_path):
+    module = torch.nn.LSTM(3, 16)
+    W = np.concatenate([init.gaussian(16, gain=0.7, rng=k) for k in range(4)])
+    with torch.no_grad():
+        module.weight_hh_l0.copy_(torch.from_numpy(W))
+    torch.save(module.state_dict(), tmp_path / "cool.pt")
+    [layer] = io.load(tmp_path / "cool.pt")
+    r = report(layer, steps=30, rng=0)
+    assert all(b.spectral_radius < 1.0 < b.sigma_max for b in r.blocks)
+    assert not any(n.startswith("Gate blocks with ρ > 1") for n in r.notes)
+
+
 def test_reproducible_and_independent_of_what_else_is_measured(torch, tmp_path):
     layer = _torch_rnn(torch, tmp_path, init.orthogonal(N, gain=1.2, rng=3))
     a, b = report(layer, rng=7), report(layer, rng=7)

@@ -132,17 +132,17 @@ def report(
     networks from random states, for each input kind; the log norm
     :math:`\ell(k) = \ln\lVert\partial\langle v, h_T\rangle/\partial h_{T-k}\rVert` of the h
     part of the full-state adjoint for unit cotangents v on h, k = 0..T, averaged over
-    samples (:math:`\bar\ell`); the rate r, its slope over the second half of the window
-    (:func:`gradflow.diagnose.window_rate`: the first lags carry a transient, the turn of a
-    random cotangent towards the amplified directions and, in an LSTM, the hand-over from h
-    to c), and the factor :math:`e^{\bar\ell(T)}` across the whole window; the finite-time
-    (over the window) and asymptotic (long run) top Lyapunov exponents λ₁ of the full state;
-    the gate means and, for the LSTM's forget gate and the GRU's update gate (which keeps the
-    state in PyTorch's convention), the memory time scale :math:`-1/\ln\bar f`. Gaussian inputs are
-    unit-variance, the scale of standardised features (and of PyTorch's ``nn.Embedding``
-    initialisation), the same for every weight file so that before/after reports see one
-    drive; the report gives the resulting rms of :math:`W_{xh}x` beside that of
-    :math:`W_{hh}h`.
+    samples (:math:`\bar\ell`); the rate r, the slope of :math:`\bar\ell` over the second
+    half of the window (:func:`gradflow.diagnose.window_rate`: the first lags carry a
+    transient, the turn of a random cotangent towards the amplified directions and, in an
+    LSTM, the hand-over from h to c); the factor :math:`e^{\bar\ell(T)}` across the whole
+    window; the finite-time (over the window) and asymptotic (long run) top Lyapunov
+    exponents λ₁ of the full state; the gate means and, for the LSTM's forget gate and the
+    GRU's update gate (which keeps the state in PyTorch's convention), the memory time scale
+    :math:`-1/\ln\bar f`. Gaussian inputs are unit-variance, the scale of standardised
+    features (and of PyTorch's ``nn.Embedding`` initialisation), the same for every weight
+    file so that before/after reports see one drive; the report gives the resulting rms of
+    :math:`W_{xh}x` beside that of :math:`W_{hh}h`.
 
     *Verdict* (:func:`gradflow.diagnose.decide`), from the primary drive: with
     :math:`m = \max(r, \lambda_1)` and :math:`\varepsilon = \min(0.01, \ln 10/T)` nats per
@@ -150,9 +150,11 @@ def report(
     near-critical otherwise. 0.01 nats/step is a factor e per 100 steps: over the window, the
     gradient of the most distant lag stays within a factor 2.7 (at most 10 for long windows)
     of the nearest one, so no range of lags dominates the update; a factor 10 over T is the
-    most a user training on T-step sequences should accept as "keeps its scale". Orthogonal
-    and chrono-initialised cells (rates of order 1e-3 or below) sit well inside; gain 0.9 or
-    1.1 (ln 0.9 = -0.105) well outside.
+    most a user training on T-step sequences should accept as "keeps its scale". A linear
+    cell with orthogonal W_hh sits at 0 and an LSTM whose forget gates sit at σ(8) at
+    ln σ(8) = -3.4e-4; a scaled orthogonal W_hh of gain 0.9 or 1.1 (ln 0.9 = -0.105) lies
+    ten times outside. Both numbers come from the full-state adjoint, so for gated cells
+    the verdict does not rest on the spectrum of a gate block.
 
     *Advice.* Clipping: :data:`CLIP_FACTOR` (3) times the median over samples of the window
     gradient norm :math:`G = (\sum_k e^{2\ell(k)})^{1/2}`, in units of the loss gradient on

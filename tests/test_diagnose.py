@@ -344,3 +344,22 @@ def test_curves_frame_concatenates_across_reports(tmp_path):
     b = report(_npy_layer(tmp_path, init.orthogonal(8, gain=2.0, rng=0), "b"), steps=10, rng=0)
     frame = pd.concat([a.curves(), b.curves()], ignore_index=True)
     assert frame.groupby("layer").size().to_dict() == {"a": 11, "b": 11}
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+    import tqdm
+
+    seen = []
+
+    class Recorder(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm, "tqdm", Recorder)
+    cell = Elman(init.orthogonal(4, rng=0))
+    report(cell, steps=5, rng=0)  # stderr is not a terminal under pytest
+    report(cell, steps=5, rng=0, progress=True)
+    assert [k["disable"] for k in seen] == [True, False]
+    assert seen[1]["total"] == 1 + 3 and seen[1]["delay"] == 1.0  # one block, one input kind
+    assert capsys.readouterr().err == ""  # shown only after 1 s

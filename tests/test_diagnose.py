@@ -177,6 +177,12 @@ def test_no_hot_block_note_when_only_sigma_max_exceeds_one(torch, tmp_path):
     assert not any(n.startswith("Gate blocks with ρ > 1") for n in r.notes)
 
 
+def test_a_sharp_verdict_is_not_flagged_as_marginal(tmp_path):
+    W = init.orthogonal(N, gain=math.exp(0.012), rng=0)  # linear: rate = λ₁ = 0.012 exactly
+    sharp = report(_linear(_npy_layer(tmp_path, W)), rng=0)
+    assert sharp.verdict == "exploding" and not any("marginal" in n for n in sharp.notes)
+
+
 def test_reproducible_and_independent_of_what_else_is_measured(torch, tmp_path):
     layer = _torch_rnn(torch, tmp_path, init.orthogonal(N, gain=1.2, rng=3))
     a, b = report(layer, rng=7), report(layer, rng=7)

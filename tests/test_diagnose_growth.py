@@ -63,6 +63,7 @@ def test_linear_scaled_orthogonal_grows_at_ln_g_exactly(gain):
                       g.exponent):  # fmt: skip
             assert value == pytest.approx(math.log(gain), abs=1e-12)
         assert g.exponent_stderr == pytest.approx(0.0, abs=1e-12)
+        assert g.rate_stderr == pytest.approx(0.0, abs=1e-12)
         assert g.factor == pytest.approx(gain**STEPS, rel=1e-9)
         assert g.input_drive_rms is None  # a linear cell's runs are input-free
         assert g.memory_time is None and set(g.step_means) == {"mean_phi_prime"}
@@ -80,6 +81,9 @@ def test_curve_is_the_h_part_of_backprop_on_the_window():
     want = np.log(np.linalg.norm(adjoints[..., :n], axis=-1))[::-1]
     np.testing.assert_allclose(g.log_norms, want, rtol=1e-9, atol=1e-9)
     assert g.rate == pytest.approx(window_rate(want.mean(axis=1)), rel=1e-9)
+    per_sample = [window_rate(column) for column in want.T]
+    assert g.rate == pytest.approx(np.mean(per_sample), rel=1e-9)
+    assert g.rate_stderr == pytest.approx(np.std(per_sample, ddof=1) / np.sqrt(SAMPLES), rel=1e-6)
     hp = window.states[:-1, :, :n].reshape(-1, n)
     assert g.recurrent_drive_rms == pytest.approx(np.sqrt(np.mean((hp @ cell.W_hh.T) ** 2)))
     x = xs[BURN : BURN + STEPS].reshape(-1, cell.input_size)
@@ -144,6 +148,7 @@ def test_dead_units_give_minus_infinity_not_nan():
     cell = Elman(np.zeros((4, 4)), b=-np.ones(4), activation="relu")  # h = relu(-1) = 0
     g = _measure(cell)
     assert g.rate == -np.inf and g.exponent == -np.inf and g.exponent_stderr == 0.0
+    assert g.rate_stderr == 0.0
     assert g.finite_time_exponent == -np.inf and g.factor == 0.0
     assert np.all(np.isneginf(g.log_norms[1:]))
     np.testing.assert_allclose(g.log_norms[0], 0.0, atol=1e-15)

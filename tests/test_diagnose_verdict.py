@@ -1,6 +1,7 @@
 """gradflow.diagnose._verdict: the rule, its thresholds and the clipping threshold."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -13,6 +14,7 @@ from gradflow.diagnose import (
     decide,
     threshold,
 )
+from gradflow.diagnose._verdict import advice, notes
 
 
 def test_threshold_is_the_smaller_of_the_rate_and_the_window_factor():
@@ -55,3 +57,44 @@ def test_long_windows_tighten_the_band():
 def test_clip_threshold_is_three_times_the_window_norm():
     assert CLIP_FACTOR == 3.0
     assert clip_threshold(7.0) == 21.0 and clip_threshold(math.inf) == math.inf
+
+
+def _parts(rate, rate_se, exponent, exponent_se):
+    import numpy as np
+
+    from gradflow.diagnose import block_spectrum
+
+    growth = SimpleNamespace(rate=rate, rate_stderr=rate_se, exponent=exponent,
+                             exponent_stderr=exponent_se, memory_time=None, steps=100,
+                             step_means={"mean_phi_prime": 0.9}, shortened=False,
+                             window_gradient_norm=5.0)  # fmt: skip
+    return {
+        "decision": decide(rate, exponent, 100), "blocks": [block_spectrum(np.eye(3), "W_hh",
+        "tanh")], "primary": growth, "growth": [growth], "others": [], "gated": False,
+        "kind": "elman", "activation": "tanh", "has_inputs": True, "spectra": "full",
+        "clip_threshold": 15.0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("numbers", "marginal"),
+    [
+        ((0.013, 0.002, -0.2, 0.001), True),  # the rate decides, 1.5 s.e. from +0.01
+        ((0.013, 0.001, -0.2, 0.001), False),  # 3 s.e.
+        ((-0.3, 0.01, -0.0085, 0.001), True),  # λ₁ decides, 1.5 s.e. from -0.01
+        ((-0.3, 0.01, -0.0085, 0.0005), False),
+        ((-math.inf, 0.0, -math.inf, 0.0), False),
+    ],
+)
+def test_marginal_verdict_note(numbers, marginal):
+    text = notes(_parts(*numbers))
+    assert any(n.startswith("A marginal verdict") for n in text) == marginal
+
+
+def test_advice_for_each_verdict():
+    assert advice(_parts(0.5, 0.0, 0.5, 0.0))[1].startswith("Re-initialise W_hh orthogonally")
+    assert "scale it by 1/ρ = 1" in advice(_parts(0.5, 0.0, 0.5, 0.0))[1]
+    assert advice(_parts(0.0, 0.0, 0.0, 0.0))[1].startswith("No re-initialisation needed")
+    assert advice(_parts(-1.0, 0.0, -1.0, 0.0))[0].startswith(
+        "Clip the global gradient norm (gradflow.clip.by_global_norm) at about 15 ×"
+    )

@@ -123,7 +123,8 @@ def render(report) -> str:
     for g in r.growth:
         means = ", ".join(f"{k.removeprefix('mean_')} {fmt(v, 3)}" for k, v in g.step_means.items())
         rows.append([
-            g.inputs, fmt(g.rate), fmt(g.factor), fmt(g.finite_time_exponent),
+            g.inputs, f"{fmt(g.rate)} ± {fmt(g.rate_stderr, 2)}", fmt(g.factor),
+            fmt(g.finite_time_exponent),
             f"{fmt(g.finite_time_low)} … {fmt(g.finite_time_high)}",
             f"{fmt(g.exponent)} ± {fmt(g.exponent_stderr, 2)}", fmt(g.window_gradient_norm),
             fmt(g.memory_time), means,

@@ -88,6 +88,8 @@ class Growth:
         Measured growth rate (nats/step) over the second half of the window,
         :math:`(\bar\ell(T) - \bar\ell(\lfloor T/2\rfloor))/(T - \lfloor T/2\rfloor)`, with
         :math:`\bar\ell` the mean over samples of the log norms (see :func:`window_rate`).
+    rate_stderr : float
+        Standard error of ``rate`` over samples (0 when it is -inf).
     window_gradient_norm : float
         Median over samples of :math:`G = (\sum_{k=0}^{T} e^{2\ell(k)})^{1/2}`, the norm of
         the window's stacked hidden-state gradients for a unit loss gradient on :math:`h_T`.
@@ -118,6 +120,7 @@ class Growth:
     samples: int
     log_norms: np.ndarray
     rate: float
+    rate_stderr: float
     window_gradient_norm: float
     finite_time_exponent: float
     finite_time_low: float
@@ -174,6 +177,14 @@ def _slope(first, last, length):
     with np.errstate(invalid="ignore"):
         rate = (last - first) / length
     return np.where(np.isneginf(last), -np.inf, rate)
+
+
+def _mean_and_stderr(values):
+    """Mean and standard error over samples; the error is 0 for a -inf mean."""
+    mean = float(np.mean(values))
+    if not math.isfinite(mean):
+        return mean, 0.0
+    return mean, float(np.std(values, ddof=1) / math.sqrt(len(values)))
 
 
 def _rms(vectors, W):
@@ -263,8 +274,9 @@ def measure(
     finite = _slope(full[starts + steps], full[starts], steps)  # (W-1, samples)
     span = (used - 1) * steps
     per_sample = _slope(full[burn_in + span], full[burn_in], span)
-    exponent = float(np.mean(per_sample))
-    stderr = 0.0 if exponent == -math.inf else float(np.std(per_sample, ddof=1) / np.sqrt(samples))
+    exponent, stderr = _mean_and_stderr(per_sample)
+    half = steps // 2  # the rate of the mean curve is the mean of the samples' rates
+    _, rate_stderr = _mean_and_stderr(_slope(curve[half], curve[steps], steps - half))
     with np.errstate(over="ignore"):
         log_g = 0.5 * np.logaddexp.reduce(2.0 * curve, axis=0)
         g_norm = float(np.exp(np.median(log_g)))
@@ -279,6 +291,7 @@ def measure(
         samples=samples,
         log_norms=np.ascontiguousarray(curve),
         rate=window_rate(curve.mean(axis=1)),
+        rate_stderr=rate_stderr,
         window_gradient_norm=g_norm,
         finite_time_exponent=float(np.mean(finite[0])),
         finite_time_low=float(np.min(finite)),

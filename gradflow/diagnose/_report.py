@@ -112,7 +112,8 @@ class Report:
         growth = []
         for g in self.growth:
             growth.append({
-                "inputs": g.inputs, "rate": g.rate, "factor": g.factor,
+                "inputs": g.inputs, "rate": g.rate, "rate_stderr": g.rate_stderr,
+                "factor": g.factor,
                 "window_gradient_norm": g.window_gradient_norm,
                 "finite_time_exponent": g.finite_time_exponent,
                 "finite_time_low": g.finite_time_low, "finite_time_high": g.finite_time_high,
@@ -154,7 +155,7 @@ class Report:
         for b in self.blocks:
             rows += [(b.block, "", k, v) for k, v in b.numbers().items()]
         for g in self.growth:
-            values = {"rate": g.rate, "factor": g.factor,
+            values = {"rate": g.rate, "rate_stderr": g.rate_stderr, "factor": g.factor,
                       "window_gradient_norm": g.window_gradient_norm,
                       "finite_time_exponent": g.finite_time_exponent,
                       "finite_time_low": g.finite_time_low,

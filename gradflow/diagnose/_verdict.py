@@ -176,6 +176,18 @@ def notes(report_parts) -> list[str]:
             f"{_num(d.exponent)}/step: gradients that align with the most amplified direction "
             "grow beyond the window."
         )
+    decisive, error = (
+        (growth.rate, growth.rate_stderr)
+        if d.statistic == d.rate
+        else (growth.exponent, growth.exponent_stderr)
+    )
+    if math.isfinite(decisive) and min(abs(decisive - d.threshold),
+                                       abs(decisive + d.threshold)) < 2.0 * error:  # fmt: skip
+        which = "rate" if d.statistic == d.rate else "λ₁"
+        out.append(
+            f"A marginal verdict: the deciding {which} = {_num(decisive)} ± {_num(error)}/step "
+            f"lies within two standard errors of the band edge ±{_num(d.threshold)}."
+        )
     for other in p["others"]:
         if other.verdict != d.verdict:
             out.append(

@@ -39,6 +39,7 @@ from . import clipping  # noqa: F401  isort: skip
 from . import lyapunov  # noqa: F401  isort: skip
 from . import gated  # noqa: F401  isort: skip
 from . import steps  # noqa: F401  isort: skip
+from . import diagnosis  # noqa: F401  isort: skip
 
 __all__ = [
     "FORMATS",

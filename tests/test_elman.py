@@ -239,3 +239,12 @@ def test_one_input_sequence_drives_a_batch_of_initial_states():
     assert batched.shape == (5, 5, 3)
     for i in range(5):
         np.testing.assert_allclose(batched[:, i], cell.run(xs, h0=h0[i]).states, atol=1e-15)
+
+
+def test_run_leaves_the_callers_inputs_writeable():
+    xs = np.random.default_rng(0).normal(size=(5, 2))
+    cell = Elman(np.eye(3) * 0.5, np.ones((3, 2)))
+    traj = cell.run(xs)
+    assert xs.flags.writeable and not traj.inputs.flags.writeable
+    xs[0] = 99.0  # the trajectory kept its own copy
+    assert not np.shares_memory(xs, traj.inputs) and traj.inputs[0, 0] != 99.0

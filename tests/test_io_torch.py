@@ -8,11 +8,13 @@ import builtins
 import os
 import pickle
 import pickletools
+import re
+import struct
 import subprocess
 import sys
 import time
 import zipfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -253,10 +255,8 @@ def test_sniffers(torch, tmp_path):
 
 
 def test_never_imports_torch(torch, tmp_path):
-    paths = [
-        save(torch, torch.nn.LSTM(3, 4).state_dict(), tmp_path / "sd.pt", legacy=legacy)
-        for legacy in (False, True)
-    ]
+    ckpt = {**torch.nn.LSTM(3, 4).state_dict(), **checkpoint_values(torch)}  # NumPy values too
+    paths = [save(torch, ckpt, tmp_path / f"sd{legacy}.pt", legacy) for legacy in (False, True)]
     code = (
         "import sys; from gradflow.io._torch import read_torch\n"
         f"for p in {[str(p) for p in paths]!r}:\n"
@@ -477,11 +477,11 @@ def test_plain_data_in_every_protocol(tmp_path, protocol):
         "h": (),
         "i": b"",
     }
-    if protocol == 5:
-        obj["g"] = bytearray(b"ab")
+    obj.update(g=bytearray(b"a\xffb"), j=[1j, complex(-0.5, 2)], k=Counter(x=2))
     got = read_torch(write_zip(tmp_path / "p.pt", pickle.dumps(obj, protocol)))
-    assert got == obj and type(got["b"]) is OrderedDict
-    for refused, shown in ((1j, "builtins.complex"), (range(3), "builtins.range")):
+    assert got == obj and type(got["b"]) is OrderedDict and type(got["g"]) is bytearray
+    assert type(got["k"]) is Counter and type(got["j"][1]) is complex
+    for refused, shown in ((range(3), "builtins.range"), (slice(1, 2), "builtins.slice")):
         with pytest.raises(WeightFileError, match=f"global '{shown}'"):
             read_torch(write_zip(tmp_path / "p.pt", pickle.dumps([refused], protocol)))
 
@@ -494,6 +494,263 @@ def test_code_in_every_protocol_is_refused(tmp_path, protocol):
         with pytest.raises(WeightFileError, match=f"global '{shown}'"):
             read_torch(write_zip(tmp_path / "e.pt", pickled))
     assert not marker.exists()
+
+
+# -- small values beside tensors: NumPy, devices, layouts, complex ----------------------------
+
+
+def checkpoint_values(torch):
+    """What training checkpoints keep beside the weights."""
+    return {
+        "best_loss": np.float64(0.12),
+        "lr": np.float32(1e-3),
+        "epoch": np.int64(3),
+        "best": np.bool_(True),
+        "stale": np.bool_(False),
+        "step": np.uint8(200),
+        "half": np.float16(1.5),
+        "phase": np.complex64(1 - 2j),
+        "history": np.linspace(0.0, 1.0, 7),
+        "big_endian": np.arange(-3, 3, dtype=">i4").reshape(2, 3),
+        "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3) * 1.5),
+        "mask": np.array([True, False, True]),
+        "empty": np.zeros((0, 3), np.float32),
+        "zero_d": np.array(2.5),
+        "device": torch.device("cuda:0"),
+        "cpu": torch.device("cpu"),
+        "z": complex(1.5, -2.0),
+    }
+
+
+def assert_value(got, want, where):
+    """A value read back: NumPy scalars as themselves, arrays native and C-ordered, devices as
+    their string."""
+    if isinstance(want, np.ndarray):
+        assert type(got) is np.ndarray and got.dtype == want.dtype.newbyteorder("="), where
+        assert got.shape == want.shape and np.array_equal(got, want), where
+        assert got.flags.c_contiguous and got.flags.writeable and got.flags.owndata, where
+    elif type(want).__module__ == "torch":  # torch.device
+        assert type(got) is str and got == str(want), where
+    else:
+        assert type(got) is type(want) and got == want, where
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy", "zip-protocol-4", "zip-protocol-5"])
+def test_numpy_scalars_arrays_devices_and_complex(torch, tmp_path, fmt):
+    values = checkpoint_values(torch)
+    ckpt = {"model": torch.nn.LSTM(3, 4).state_dict(), **values, "again": values["big_endian"]}
+    kwargs = {"pickle_protocol": int(fmt[-1])} if "protocol" in fmt else {}
+    path = save(torch, ckpt, tmp_path / "ckpt.pt", fmt == "legacy", **kwargs)
+    got = read_torch(path)
+    assert list(got) == list(ckpt)
+    assert_same(got["model"], ckpt["model"])
+    for key in values:
+        assert_value(got[key], values[key], key)
+    assert_value(got["again"], values["big_endian"], "again")
+    assert got["again"] is got["big_endian"]  # one array saved twice is one array read
+    assert got["history"].dtype == np.float64 and got["big_endian"].tolist()[0] == [-3, -2, -1]
+    if fmt == "zip":  # what torch's own restricted reader refuses by default
+        with pytest.raises(pickle.UnpicklingError, match="numpy"):
+            torch.load(path, weights_only=True)
+
+
+def test_numpy_1_module_names(torch, tmp_path):
+    """NumPy 1 pickles its scalars and arrays through numpy.core, NumPy 2 through numpy._core."""
+    values = checkpoint_values(torch)
+    src = save(torch, {"sd": torch.nn.GRU(2, 3).state_dict(), **values}, tmp_path / "np2.pt")
+    change = lambda n, d: d.replace(b"numpy._core.", b"numpy.core.") if n.endswith(".pkl") else d  # noqa: E731
+    dst = _rewrite_zip(src, tmp_path / "np1.pt", change)
+    with zipfile.ZipFile(dst) as z:
+        pickled = z.read("np2/data.pkl")
+    assert b"numpy.core.multiarray\nscalar" in pickled and b"numpy._core" not in pickled
+    got = read_torch(dst)
+    for key, want in values.items():
+        assert_value(got[key], want, key)
+
+
+def test_what_torch_weights_only_reads(torch, tmp_path):
+    """Every plain value torch.load(weights_only=True) reads, read without torch."""
+    values = {
+        "device": torch.device("cuda", 1),
+        "meta": torch.device("meta"),
+        "z": complex(-0.5, 2),
+        "layout": torch.strided,
+        "coo": torch.sparse_coo,
+        "counts": Counter(a=2, b=1),
+        "raw": bytearray(b"\x00ab"),
+        "qscheme": torch.per_channel_affine,
+        "int4": torch.int4,
+        "tensor_type": torch.FloatTensor,
+        "sd": torch.nn.GRU(2, 3).state_dict(),
+    }
+    for legacy in (False, True):
+        path = save(torch, values, tmp_path / f"plain{legacy}.pt", legacy)
+        loaded = torch.load(path, weights_only=True)
+        got = read_torch(path)
+        assert list(loaded) == list(got) == list(values)
+        assert (got["device"], got["meta"], got["z"]) == ("cuda:1", "meta", complex(-0.5, 2))
+        assert (got["layout"], got["coo"], got["qscheme"]) == (
+            "torch.strided",
+            "torch.sparse_coo",
+            "torch.per_channel_affine",
+        )
+        assert (got["int4"], got["tensor_type"]) == ("torch.int4", "torch.FloatTensor")
+        assert type(got["counts"]) is Counter and got["counts"] == loaded["counts"]
+        assert type(got["raw"]) is bytearray and got["raw"] == loaded["raw"]
+        assert_same(got["sd"], values["sd"])
+
+
+def test_memory_formats(torch, tmp_path):
+    """A memory format pickles (at protocol 4 or 5 only) as a dotted path in some torch module."""
+    path = save(torch, {"fmt": torch.channels_last, "x": torch.ones(2)}, tmp_path / "m.pt",
+                pickle_protocol=4)  # fmt: skip
+    assert read_torch(path)["fmt"] == "torch.channels_last"
+    pickled = b"\x80\x04\x8c\x02os\x8c\x17torch.contiguous_format\x93."
+    with pytest.raises(WeightFileError, match=r"global 'os\.torch\.contiguous_format'"):
+        read_torch(write_zip(tmp_path / "os.pt", pickled))
+
+
+DTYPE_STATE = (3, "<", None, None, None, -1, -1, 0)  # as NumPy writes it for "f8"
+
+
+def dtype_ops(code, order="<", state=None, align=False):
+    """The opcodes that push numpy.dtype(code, align, True) and BUILD it as NumPy does."""
+    state = (3, order, *DTYPE_STATE[2:]) if state is None else state
+    return b"cnumpy\ndtype\n" + _ops((code, align, True)) + b"R" + _ops(state) + b"b"
+
+
+def scalar_pickle(code, raw, order="<", dtype=None):
+    """A pickle of numpy._core.multiarray.scalar(dtype, raw)."""
+    dtype = dtype_ops(code, order) if dtype is None else dtype
+    return b"\x80\x02cnumpy._core.multiarray\nscalar\n" + dtype + _ops(raw) + b"\x86R."
+
+
+def array_ops(cls=b"numpy\nndarray"):
+    """The opcodes that push _reconstruct(cls, (0,), b"b"), the array BUILD completes."""
+    head = b"cnumpy._core.multiarray\n_reconstruct\nc" + cls + b"\n"
+    return head + _ops((0,)) + _ops(b"b") + b"\x87R"
+
+
+def array_pickle(shape, code, raw, order="<", fortran=False):
+    """A pickle of an array as ndarray.__reduce__ writes it: _reconstruct, then BUILD."""
+    state = b"(" + _ops(1) + _ops(tuple(shape)) + dtype_ops(code, order)
+    state += (b"\x88" if fortran else b"\x89") + _ops(raw) + b"tb"
+    return b"\x80\x02" + array_ops() + state + b"."
+
+
+def test_hand_made_numpy_records(tmp_path):
+    """Hand-made records decode as NumPy itself decodes them (pickle.loads is the reference)."""
+    cases = [
+        scalar_pickle("f8", struct.pack(">d", 0.12), ">"),
+        scalar_pickle("f8", struct.pack("<d", -7.25)),
+        scalar_pickle("i2", struct.pack(">h", -300), ">"),
+        scalar_pickle("b1", b"\x01", "|"),
+        scalar_pickle("c16", struct.pack("<dd", 1.0, -2.0)),
+        array_pickle((2, 3), "u2", struct.pack(">6H", *range(6)), ">", fortran=True),
+        array_pickle((3,), "f4", struct.pack("<3f", 0.5, 1.5, -2.0)),
+        array_pickle((), "i8", struct.pack("<q", -(2**40))),
+    ]
+    for pickled in cases:
+        want = pickle.loads(pickled)
+        got = read_torch(write_zip(tmp_path / "h.pt", pickled))
+        assert_value(got, want, repr(want))
+    big = read_torch(write_zip(tmp_path / "b.pt", cases[5]))
+    assert big.tolist() == [[0, 2, 4], [1, 3, 5]] and big.dtype == np.dtype("=u2")
+    bools = array_pickle((4,), "b1", bytes([0, 1, 2, 255]), "|")
+    assert read_torch(write_zip(tmp_path / "bool.pt", bools)).tolist() == [False, True, True, True]
+    assert read_torch(write_zip(tmp_path / "bs.pt", scalar_pickle("b1", b"\x07", "|"))) is np.True_
+
+
+_NO_STATE = b"cnumpy\ndtype\n" + _ops(("f8", False, True)) + b"R"
+OBJECT_FLAGS = dtype_ops("f8", state=(*DTYPE_STATE[:-1], 63))  # the flags of an object dtype
+_TORCH_CALL = {  # a call of an allowed global: name, arguments
+    "device": lambda *args: b"\x80\x02ctorch\ndevice\n" + _ops(args) + b"R.",
+    "layout": lambda *args: b"\x80\x02ctorch.serialization\n_get_layout\n" + _ops(args) + b"R.",
+    "complex": lambda *args: b"\x80\x02c__builtin__\ncomplex\n" + _ops(args) + b"R.",
+    "bytearray": lambda *args: b"\x80\x02c__builtin__\nbytearray\n" + _ops(args) + b"R.",
+    "counter": lambda *args: b"\x80\x02ccollections\nCounter\n" + _ops(args) + b"R.",
+}
+
+
+@pytest.mark.parametrize(
+    ("pickled", "match"),
+    [
+        (scalar_pickle("O", bytes(8)), "refused the NumPy dtype 'O' of numpy.dtype"),
+        (pickle.dumps({"d": np.dtype(object)}, 2), "refused the NumPy dtype 'O8' of numpy.dtype"),
+        (pickle.dumps([np.array([{}, 1], dtype=object)], 2), "refused the NumPy dtype 'O8'"),
+        (pickle.dumps(np.str_("hello"), 2), "refused the NumPy dtype 'U5'"),
+        (pickle.dumps(np.void(bytes(10)), 2), "refused the NumPy dtype 'V10'"),
+        (pickle.dumps(np.datetime64("2024-01-01"), 2), "refused the NumPy dtype 'M8'"),
+        (scalar_pickle("f16", bytes(16)), "refused the NumPy dtype 'f16'"),
+        (b"\x80\x02" + array_ops(b"numpy\nmatrix") + b".", "global 'numpy.matrix'"),
+        (scalar_pickle("f8", bytes(7)), r"scalar record \(a float64 takes 8 bytes, the file has 7"),
+        (scalar_pickle("f8", bytes(9)), "a float64 takes 8 bytes, the file has 9"),
+        (scalar_pickle("f8", bytes(16)), "a float64 takes 8 bytes, the file has 16"),
+        (scalar_pickle("i4", [1, 2]), r"scalar record \(data \[1, 2\]\)"),
+        (scalar_pickle("f8", bytes(8), "="), r"numpy.dtype record \(byte order of 'f8': '='\)"),
+        (scalar_pickle("f8", bytes(8), "|"), "byte order of 'f8': '|'"),
+        (scalar_pickle("f8", bytes(8), dtype=OBJECT_FLAGS), r"numpy.dtype record \(state of 'f8'"),
+        (scalar_pickle("f8", bytes(8), dtype=dtype_ops("f8", align=True)), "numpy.dtype record"),
+        (scalar_pickle("f8", bytes(8), dtype=_NO_STATE), "its numpy.dtype has no state"),
+        (scalar_pickle("f8", bytes(8), dtype=_ops(8)), r"scalar record \(dtype 8\)"),
+        (
+            array_pickle((2**40, 2**40), "f8", bytes(24)),
+            r"_reconstruct record \(a float64 array of shape \(1099511627776, 1099511627776\) "
+            r"takes 9671406556917033397649408 bytes, the file has 24\)",
+        ),
+        (array_pickle((4,), "f4", bytes(15)), "takes 16 bytes, the file has 15"),
+        (array_pickle((-1, 3), "f4", bytes(12)), r"_reconstruct record \(shape \(-1, 3\)\)"),
+        (array_pickle((1,) * 33, "f4", bytes(4)), r"_reconstruct record \(shape \(1, 1,"),
+        (array_pickle((3.0,), "f4", bytes(12)), r"record \(shape \(3.0,\)\)"),
+        (array_pickle((3,), "f8", [1.0, 2.0, 3.0]), r"record \(data \[1.0, 2.0, 3.0\]\)"),
+        (b"\x80\x02" + array_ops() + b".", "holds a NumPy array record without its BUILD"),
+        (
+            b"\x80\x02" + array_ops(b"torch\nTensor") + b".",
+            r"_reconstruct of 'torch.Tensor' \(only",
+        ),
+        (
+            b"\x80\x02" + _NO_STATE + b"2" + _ops(DTYPE_STATE) + b"b0" + _ops(DTYPE_STATE) + b"b.",
+            "refused to set the state of a numpy.dtype record twice",
+        ),
+        (
+            b"\x80\x02cnumpy._core.numeric\n_frombuffer\n("
+            + _ops(bytes(8))
+            + dtype_ops("f8")
+            + _ops((1,))
+            + _ops("K")
+            + b"tR.",
+            r"numpy._core.numeric._frombuffer record \(order 'K'\)",
+        ),
+        (_TORCH_CALL["device"]("cuda", -1), r"corrupt torch.device record \(\('cuda', -1\)\)"),
+        (_TORCH_CALL["device"]("cuda:x"), r"torch.device record \(\('cuda:x',\)\)"),
+        (_TORCH_CALL["device"]("../etc"), "corrupt torch.device record"),
+        (_TORCH_CALL["device"](3), "corrupt torch.device record"),
+        (_TORCH_CALL["device"]("cuda", 0, 1), "corrupt torch.device record"),
+        (_TORCH_CALL["layout"]("os.system"), r"_get_layout record \('os.system'\)"),
+        (_TORCH_CALL["complex"]("1+2j"), "corrupt builtins.complex record"),
+        (_TORCH_CALL["bytearray"](10**12), r"corrupt builtins.bytearray record \(\(1000000000000,"),
+        (_TORCH_CALL["counter"](["a", "a"]), "corrupt collections.Counter record"),
+    ],
+    ids=lambda v: re.sub(r"\W+", "_", v)[:48] if isinstance(v, str) else "",
+)
+def test_abused_value_records(tmp_path, pickled, match):
+    path = write_zip(tmp_path / "bad.pt", pickled)
+    with pytest.raises(WeightFileError, match=match) as err:
+        read_torch(path)
+    assert "\n" not in str(err.value) and str(err.value).startswith(f"{path}: ")
+
+
+def test_numpy_arrays_count_against_the_memory_budget(tmp_path, monkeypatch):
+    """One memoized buffer named by many arrays: each array is a copy, and copies are counted."""
+    memo = (1000).to_bytes(4, "little")  # LONG_BINPUT/LONG_BINGET index, clear of _ops's
+    one = b"(" + _ops(1) + _ops((1000,)) + dtype_ops("f8") + b"\x89j" + memo + b"tb"
+    arrays = b"".join([array_ops() + one] * 50)
+    pickled = b"\x80\x02(" + _ops(bytes(8000)) + b"r" + memo + arrays + b"l."
+    path = write_zip(tmp_path / "many.pt", pickled)
+    assert len(read_torch(path)) == 51
+    monkeypatch.setattr("gradflow.io._torch._budget", lambda size: 100_000)
+    with pytest.raises(WeightFileError, match="far more memory than the file's size"):
+        read_torch(path)
 
 
 # -- broken files -----------------------------------------------------------------------------
@@ -672,3 +929,38 @@ def test_fuzz_flipped_bytes(torch, tmp_path, fmt):
         variants.append(bytes(data))
     outcomes = _fuzz(tmp_path / "flip", variants)
     assert outcomes["error"] > 50, outcomes
+
+
+@pytest.mark.parametrize("fmt", ["legacy", "data.pkl"])
+def test_fuzz_numpy_values(torch, tmp_path, fmt):
+    """Flips and cuts inside the NumPy, device and complex records (a zip's CRC would catch a
+    flip in data.pkl, so flipped pickles are re-zipped; the legacy stream has no CRC)."""
+    ckpt = {"model": torch.nn.GRU(2, 3).state_dict(), **checkpoint_values(torch)}
+    src = save(torch, ckpt, tmp_path / "src_np", fmt == "legacy")
+    if fmt == "legacy":
+        data, end = src.read_bytes(), _legacy_layout(src.read_bytes())[3]
+    else:
+        with zipfile.ZipFile(src) as z:
+            data = z.read("src_np/data.pkl")
+        end = len(data)
+    start = data.index(b"numpy")
+    for name in (b"multiarray\nscalar", b"multiarray\n_reconstruct", b"torch\ndevice"):
+        assert name in data[start:end]
+
+    def pack(variant):
+        if fmt == "legacy":
+            return variant
+        change = lambda n, d: variant if n.endswith("data.pkl") else d  # noqa: E731
+        return _rewrite_zip(src, tmp_path / "re.zip", change).read_bytes()
+
+    rng = np.random.default_rng(20240602)
+    variants = []
+    for _ in range(300):
+        flipped = bytearray(data)
+        for at in rng.integers(start, end, size=rng.integers(1, 4)):
+            flipped[at] ^= int(rng.integers(1, 256))
+        variants.append(pack(bytes(flipped)))
+    outcomes = _fuzz(tmp_path / "flip", variants)
+    assert outcomes["error"] > 100 and outcomes["ok"] > 0, outcomes
+    cuts = [pack(data[:k] + data[end:]) for k in range(start, end, max(1, (end - start) // 60))]
+    assert _fuzz(tmp_path / "cut", cuts)["ok"] == 0

@@ -4,7 +4,9 @@ A ``torch.save`` file is a pickle, and a pickle can run code. :func:`read_torch`
 to :mod:`pickle`: its own interpreter (:mod:`._unpickle`) builds only plain containers, resolves
 only the globals of an explicit allow-list (:data:`._torch_tensors.ALLOWED`: ``OrderedDict``,
 PyTorch's tensor and Parameter rebuild functions, ``torch.Size``, dtype and storage class names,
-bytes and sets) with functions of its own, and refuses everything else with
+bytes, sets, and the small values of :mod:`._torch_values`: NumPy scalars and arrays of plain
+numeric dtypes, ``torch.device``, layouts, ``complex``, ``bytearray``, ``Counter``) with
+functions of its own, and refuses everything else with
 :class:`~gradflow.errors.WeightFileError`. It never imports torch and never falls back to an
 unrestricted load.
 
@@ -37,7 +39,8 @@ import zipfile
 import zlib
 
 from ..errors import WeightFileError
-from ._torch_tensors import Rebuilder, check_structure, itemsize
+from ._torch_tensors import Rebuilder, itemsize
+from ._torch_values import check_structure
 from ._unpickle import UnpickleError, refusal, unpickle
 
 __all__ = ["is_torch_legacy", "is_torch_zip", "is_torchscript", "read_torch"]
@@ -77,21 +80,26 @@ def read_torch(path):
         The saved object rebuilt faithfully, not flattened or filtered: usually a dict (a state
         dict is an ``OrderedDict``; a checkpoint such as ``{"model": state_dict, "optimizer":
         {...}, "epoch": 3}`` keeps its nesting). Containers are dict, OrderedDict, list, tuple,
-        set and frozenset (``torch.Size`` becomes a tuple); leaves are str, bytes, int, float,
-        complex, bool, None and arrays. Every tensor and ``nn.Parameter`` becomes a new
+        set, frozenset and Counter (``torch.Size`` becomes a tuple); leaves are str, bytes,
+        bytearray, int, float, complex, bool, None, arrays, and NumPy scalars and dtypes. Every
+        tensor and ``nn.Parameter`` becomes a new
         C-ordered, native-byte-order ``numpy.ndarray`` of the tensor's shape and dtype (float64,
         float32, float16, the int and uint types, bool, complex64/128), except bfloat16, which
         NumPy lacks and which becomes float32 (exactly: bfloat16 is float32's top 16 bits). The
         values are copied out of the file, so tensors that shared a storage no longer share
-        memory. A dtype saved as data (``torch.float32``) reads as the string
-        ``"torch.float32"``; a state dict's ``_metadata`` attribute is kept.
+        memory. A NumPy array saved as a value (bool, integer, float or complex) becomes a new
+        C-ordered, native-byte-order array of its shape and dtype; a NumPy scalar becomes the
+        NumPy scalar it was (``np.float64(0.12)``). A torch dtype, layout or memory format saved
+        as data (``torch.float32``) reads as the string ``"torch.float32"``, a ``torch.device``
+        as ``"cuda:0"``; a state dict's ``_metadata`` attribute is kept.
 
     Raises
     ------
     WeightFileError
         One line naming the file and the problem: not a ``torch.save`` file, truncated or
         corrupt, a pickle global outside the allow-list (which would run code), a TorchScript
-        archive, a dtype NumPy lacks, or a tensor reaching outside its storage.
+        archive, a dtype NumPy lacks, a NumPy dtype other than bool, integer, float or complex
+        (object, string, datetime), or a tensor or array whose bytes do not match its shape.
     TypeError
         If ``path`` is not a path.
 

@@ -7,8 +7,9 @@ its storage with the tensor's offset, shape and strides, after checking that eve
 reads lies inside the storage. Where the storage bytes sit is the file format's business: the
 format reader passes an ``attach(storage)`` callback that fills in ``Storage.buf`` and
 ``Storage.start``. Semantics follow ``torch._utils._rebuild_tensor_v2`` and friends, as described
-in PyTorch's ``torch/serialization.py``; this is an independent implementation.
-:func:`check_structure` then makes sure what a caller gets is a finite tree of plain values.
+in PyTorch's ``torch/serialization.py``; this is an independent implementation. Values that are
+not tensors (NumPy scalars and arrays, devices, complex numbers), and the check that the result
+is plain data, live in :mod:`._torch_values`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ._unpickle import Global, Refused, Token, UnpickleError, describe, py3_name, refusal
+from ._torch_values import NAMES, VALUES, alias, value_calls
+from ._torch_values import short as _short
+from ._unpickle import Global, Refused, Token, UnpickleError, py3_name, refusal
 
-__all__ = ["ALLOWED", "DTYPES", "Rebuilder", "Storage", "check_structure", "itemsize"]
+__all__ = ["ALLOWED", "DTYPES", "Rebuilder", "Storage", "itemsize"]
 
 #: torch dtype name -> NumPy type code of the stored bytes (little-endian code; the byte order
 #: is the file's). bfloat16 is read as its 16 bits and widened exactly to float32.
@@ -46,6 +49,7 @@ _NO_NUMPY = [
     *("complex32", "qint8", "quint8", "qint32", "quint4x2", "quint2x4"),
     *("float8_e5m2", "float8_e4m3fn", "float8_e5m2fnuz", "float8_e4m3fnuz", "float8_e8m0fnu"),
     *("float4_e2m1fn_x2", "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2"),
+    *(f"{u}int{bits}" for u in ("", "u") for bits in range(1, 8)),  # torch.int1 ... uint7
 ]
 #: legacy storage class -> dtype (UntypedStorage holds bytes).
 _STORAGES = {
@@ -73,8 +77,14 @@ _TENSOR_TYPES = ("torch.Tensor", "torch.nn.parameter.Parameter")
 _BIG = 2**62  # no size, stride, offset or element count in a real file comes near this
 
 #: Every pickle global the reader resolves: qualified name -> what it stands for. Names-only
-#: entries (dtypes, storage and tensor classes) become :class:`Token` strings; the rest are
-#: the reader's own functions, never PyTorch's.
+#: entries (dtypes, storage and tensor classes, layouts, memory formats, quantization schemes)
+#: become :class:`Token` strings; the rest are the reader's own functions, never PyTorch's or
+#: NumPy's. Beside tensors, this covers what ``torch.load(weights_only=True)`` of PyTorch 2.13
+#: reads as plain values (``complex``, ``bytearray``, ``Counter``, ``torch.device`` as its
+#: string, ``_get_layout`` as the layout's name) and, which torch refuses by default, NumPy
+#: scalars, dtypes and arrays of bool, integer, float and complex types, rebuilt from their
+#: bytes with strict checks (see :mod:`._torch_values`; object, string, void and datetime
+#: dtypes are refused). A memory format pickled at protocol 4 reads as its name too.
 ALLOWED: dict[str, str] = {
     "collections.OrderedDict": "an empty or filled OrderedDict",
     "torch._utils._rebuild_tensor": "a tensor (oldest form)",
@@ -96,6 +106,8 @@ ALLOWED: dict[str, str] = {
         for m in ("torch", "torch.cuda")
     },
     "torch.storage.UntypedStorage": "a storage class (a name only)",
+    **NAMES,
+    **VALUES,
 }
 
 
@@ -140,12 +152,13 @@ class Rebuilder:
             "builtins.bytes": _bytes,
             "builtins.set": lambda items=(): set(_seq(items, "set")),
             "builtins.frozenset": lambda items=(): frozenset(_seq(items, "frozenset")),
+            **value_calls(self),
         }
         self.globals = {name: Global(name, call) for name, call in calls.items()}
 
     def lookup(self, module, name):
         """Resolve a pickle global from :data:`ALLOWED`, or raise :class:`Refused`."""
-        qualname = ".".join(py3_name(module, name))
+        qualname = alias(module, name) or ".".join(py3_name(module, name))
         if qualname not in ALLOWED:
             raise refusal(module, name)
         return self.globals.get(qualname) or Token(qualname)
@@ -211,12 +224,7 @@ class Rebuilder:
             )
         if self.dry:
             return None
-        self.budget -= numel * out.itemsize
-        if self.budget < 0:
-            raise UnpickleError(
-                "the tensors would take far more memory than the file's size "
-                "(broadcast or many overlapping views)"
-            )
+        self.charge(numel * out.itemsize)
         if storage.buf is None:  # pragma: no cover - every format attaches before rebuilding
             raise UnpickleError(f"storage {storage.key!r} has no data")
         base = np.frombuffer(storage.buf, code, capacity, storage.start)
@@ -233,6 +241,15 @@ class Rebuilder:
             array = view.astype(out, order="C")
         del view, base  # nothing may keep a view of the file's buffer
         return _apply_metadata(array, metadata)
+
+    def charge(self, nbytes: int) -> None:
+        """Count ``nbytes`` more of rebuilt arrays against the budget."""
+        self.budget -= nbytes
+        if self.budget < 0:
+            raise UnpickleError(
+                "the arrays would take far more memory than the file's size "
+                "(broadcast or many overlapping views)"
+            )
 
 
 def _apply_metadata(array, metadata):
@@ -280,11 +297,6 @@ def _text(value) -> str:
     if not isinstance(value, str):
         raise UnpickleError(f"corrupt persistent id (field {_short(value)})")
     return value
-
-
-def _short(value) -> str:
-    text = repr(value) if not isinstance(value, np.ndarray) else "an array"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _seq(items, what):
@@ -335,66 +347,3 @@ def _bytes(*args):
     if args:
         raise Refused("refused builtins.bytes with arguments")
     return b""
-
-
-_END = object()  # end-of-children marker of check_structure
-#: Types check_structure accepts as leaves.
-PLAIN = (str, bytes, bytearray, int, float, complex, type(None), np.ndarray)
-
-
-def check_structure(obj, *, max_depth: int = 200, max_nodes: int = 10_000_000) -> None:
-    """Check that ``obj`` is a finite tree of plain containers with plain leaves.
-
-    A consumer may walk the result recursively: a cycle would make it loop, deep nesting would
-    overflow its stack, and a shared-reference "diamond" chain makes a tree walk exponential, so
-    all three are refused, as is any leaf that is not a plain value or an array.
-
-    Raises
-    ------
-    UnpickleError
-        Naming what was found.
-    """
-    finished: dict[int, int] = {}  # id of a container -> nodes a tree walk of it visits
-    on_path: set[int] = set()
-    frames: list[list] = []
-
-    def enter(node) -> int | None:
-        """Count a leaf, or push a container; return its node count if already known."""
-        if isinstance(node, (dict, list, tuple, set, frozenset)):
-            if id(node) in finished:
-                return finished[id(node)]
-            if id(node) in on_path:
-                raise UnpickleError("the pickle's containers hold themselves (a cycle)")
-            if len(frames) >= max_depth:
-                raise UnpickleError(f"the pickle's containers nest deeper than {max_depth}")
-            on_path.add(id(node))
-            items = node.items() if isinstance(node, dict) else node
-            children = (x for pair in items for x in pair) if isinstance(node, dict) else items
-            frames.append([node, iter(children), 1])
-            return None
-        if isinstance(node, PLAIN):
-            return 1
-        if isinstance(node, Global):
-            raise UnpickleError(f"the pickle stores the function '{node.qualname}' as data")
-        raise UnpickleError(f"the pickle holds {describe(node)}, not a plain value")
-
-    total = enter(obj)
-    while frames:
-        frame = frames[-1]
-        child = next(frame[1], _END)
-        if child is _END:
-            frames.pop()
-            on_path.discard(id(frame[0]))
-            finished[id(frame[0])] = count = frame[2]
-            if frames:
-                frames[-1][2] += count
-            else:
-                total = count
-        else:
-            count = enter(child)
-            if count is not None:
-                frame[2] += count
-        if frames and frames[-1][2] > max_nodes:
-            raise UnpickleError(f"the pickle's containers hold more than {max_nodes} items")
-    if total is not None and total > max_nodes:
-        raise UnpickleError(f"the pickle's containers hold more than {max_nodes} items")

@@ -5,7 +5,8 @@ so a pickle can run arbitrary code. This module interprets the opcodes itself (p
 and never imports, calls or looks up anything the pickle names: a global is resolved by the
 caller's ``lookup`` (an allow-list that raises :class:`Refused` for anything else), a call is only
 possible on a :class:`Global` the allow-list handed out, ``BUILD`` only sets attributes on an
-``OrderedDict``, and extension-registry codes and out-of-band buffers are refused. Every length
+``OrderedDict`` or completes a :class:`Pending` record that an allowed global began (with the
+caller's code), and extension-registry codes and out-of-band buffers are refused. Every length
 is checked against the bytes that are there before anything is allocated, so a truncated or
 corrupt pickle raises :class:`UnpickleError` rather than a ``MemoryError`` or a hang.
 
@@ -23,6 +24,7 @@ from collections.abc import Callable
 
 __all__ = [
     "Global",
+    "Pending",
     "Refused",
     "Token",
     "UnpickleError",
@@ -62,6 +64,24 @@ class Global:
 
     def __repr__(self) -> str:
         return f"<pickle global {self.qualname}>"
+
+
+_UNSET = object()
+
+
+class Pending:
+    """A value an allowed global began (a NumPy dtype, an array) and ``BUILD`` completes.
+
+    ``BUILD`` calls the subclass's ``finish(state)`` once; the value it returns replaces the
+    record on the stack and is what memo references to the record fetch from then on. A record
+    never finished stays, for the caller's structure check to refuse (``what`` names it).
+    """
+
+    __slots__ = ("value",)
+    what = "an unfinished record"
+
+    def __init__(self):
+        self.value = _UNSET
 
 
 def _show(text) -> str:
@@ -178,6 +198,12 @@ class _Machine:
         return func.call(*args)
 
     def build(self, inst, state):
+        """``BUILD``: what takes the instance's place on the stack."""
+        if isinstance(inst, Pending):
+            if inst.value is not _UNSET:
+                raise Refused(f"refused to set the state of {_show(describe(inst))} twice")
+            inst.value = inst.finish(state)
+            return inst.value
         slots = None
         if isinstance(state, tuple) and len(state) == 2:
             state, slots = state
@@ -187,10 +213,18 @@ class _Machine:
             if not (isinstance(key, str) and key.isidentifier() and not key.startswith("__")):
                 raise Refused(f"refused to set the attribute {_show(key)!r} of an OrderedDict")
             inst.__dict__[key] = value
+        return inst
+
+    def get(self, key):
+        """A memo entry; a finished :class:`Pending` record reads as its value."""
+        value = self.memo[key]
+        if isinstance(value, Pending) and value.value is not _UNSET:
+            return value.value
+        return value
 
     # -- the loop --------------------------------------------------------------------------
     def run(self):
-        stack, memo, take, unpack = self.stack, self.memo, self.take, self.unpack
+        stack, memo, take, unpack, get = self.stack, self.memo, self.take, self.unpack, self.get
         while True:
             at = self.pos
             op = take(1)[0]
@@ -198,7 +232,7 @@ class _Machine:
             if op == 0x71:  # BINPUT
                 memo[take(1)[0]] = stack[-1]
             elif op == 0x68:  # BINGET
-                stack.append(memo[take(1)[0]])
+                stack.append(get(take(1)[0]))
             elif op == 0x58:  # BINUNICODE
                 stack.append(str(take(unpack("<I")), "utf-8", "surrogatepass"))
             elif op == 0x4B:  # BININT1
@@ -254,7 +288,7 @@ class _Machine:
                 state = self.pop()
                 if not stack:
                     raise UnpickleError("corrupt pickle (stack underflow)")
-                self.build(stack[-1], state)
+                stack[-1] = self.build(stack[-1], state)
             elif op == 0x89:  # NEWFALSE
                 stack.append(False)
             elif op == 0x88:  # NEWTRUE
@@ -300,13 +334,13 @@ class _Machine:
             elif op == 0x72:  # LONG_BINPUT
                 memo[unpack("<I")] = stack[-1]
             elif op == 0x6A:  # LONG_BINGET
-                stack.append(memo[unpack("<I")])
+                stack.append(get(unpack("<I")))
             elif op == 0x94:  # MEMOIZE
                 memo[len(memo)] = stack[-1]
             elif op == 0x70:  # PUT
                 memo[int(self.line())] = stack[-1]
             elif op == 0x67:  # GET
-                stack.append(memo[int(self.line())])
+                stack.append(get(int(self.line())))
             elif op == 0x8C:  # SHORT_BINUNICODE
                 stack.append(str(take(take(1)[0]), "utf-8", "surrogatepass"))
             elif op == 0x8D:  # BINUNICODE8
@@ -370,5 +404,7 @@ def describe(obj) -> str:
     """A short phrase for a value read from a pickle: ``'torch.float32'``, ``an int``."""
     if isinstance(obj, Token):
         return f"'{obj}'"
+    if isinstance(obj, Pending):
+        return obj.what
     name = type(obj).__name__
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"

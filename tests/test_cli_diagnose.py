@@ -112,7 +112,7 @@ def test_activation_and_details(files, capsys):
 
 
 def test_choices_match_the_package():
-    assert _diagnose._ACTIVATIONS == cells.ACTIVATIONS
+    assert cli.ACTIVATIONS == cells.ACTIVATIONS
     assert _diagnose._SPECTRA == diagnose.SPECTRA
 
 

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from gradflow import cells, cli
-from gradflow.cli import _simulate
 from gradflow.simulate import gradient_growth
 
 SMALL = ["--inits", "orthogonal,gaussian", "--gains", "0.8,1.5", "--n", "6", "--steps", "12",
@@ -100,7 +99,7 @@ def test_help_lists_the_options(capsys):
 
 
 def test_activation_choices_match_the_cells():
-    assert set(_simulate._ACTIVATIONS) == set(cells.ACTIVATIONS)
+    assert set(cli.ACTIVATIONS) == set(cells.ACTIVATIONS)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,16 @@ from dataclasses import dataclass
 from .. import __version__
 from ..errors import GradflowError
 
-__all__ = ["CELLS", "add_cell_arguments", "build_parser", "main", "subcommand"]
+__all__ = [
+    "ACTIVATIONS",
+    "CELLS",
+    "add_cell_arguments",
+    "build_parser",
+    "comma_list",
+    "main",
+    "positive_int",
+    "subcommand",
+]
 
 PROG = "gradflow"
 
@@ -76,9 +85,21 @@ def comma_list(text: str) -> list[str]:
     return items
 
 
-#: The recurrent cells (gradflow.cells.KINDS; a test checks they agree: not imported here, so
-#: that ``gradflow --help`` does not load numpy).
+#: The recurrent cells and the Elman nonlinearities (gradflow.cells.KINDS and ACTIVATIONS; a
+#: test checks they agree: not imported here, so that ``gradflow --help`` does not load numpy).
 CELLS = ("elman", "lstm", "gru")
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
 
 
 def add_cell_arguments(group) -> None:

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from . import subcommand
+from . import ACTIVATIONS, positive_int, subcommand
 
-# The activations of gradflow.cells and the spectra modes of gradflow.diagnose (checked against
+# The spectra modes of gradflow.diagnose and the image formats (checked against
 # them in the tests; not imported here, so that ``gradflow --help`` does not load numpy).
-_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 _SPECTRA = ("full", "fast")
 _PLOT_FORMATS = ("png", "svg", "pdf")
 COLUMNS = ("path", "layer", "kind", "N", "ρ", "σ_max", "rate/step", "λ₁/step", "verdict")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +25,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "of the matrix to read as recurrent weights)",
     )  # fmt: skip
     parser.add_argument(
-        "--steps", type=_positive_int, default=100, metavar="T",
+        "--steps", type=positive_int, default=100, metavar="T",
         help="lag window: gradients are followed T steps back (default: 100)",
     )  # fmt: skip
     parser.add_argument(
@@ -45,7 +34,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "(default: zero)",
     )  # fmt: skip
     parser.add_argument(
-        "--activation", choices=_ACTIVATIONS, default=None,
+        "--activation", choices=ACTIVATIONS, default=None,
         help="nonlinearity of Elman layers (a state dict does not record it; default: tanh)",
     )  # fmt: skip
     parser.add_argument(

@@ -6,25 +6,12 @@ import argparse
 import contextlib
 import sys
 
-from . import add_cell_arguments, subcommand
+from . import ACTIVATIONS, add_cell_arguments, positive_int, subcommand
 
-# The activations of gradflow.cells (checked against gradflow.cells.ACTIVATIONS in the tests;
-# not imported here, so that ``gradflow --help`` does not load numpy).
-_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 _DISTRIBUTED_HINT = (
     "--scheduler needs dask.distributed: install the distributed extra, "
     'pip install "gradflow-rnn[distributed]"'
 )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,24 +25,24 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--gains", default="0.8,1,1.2", metavar="G[,G]", help="gains > 0 (default: %(default)s)"
     )
     parser.add_argument(
-        "--n", type=_positive_int, default=128, metavar="N", help="hidden units (default: 128)"
+        "--n", type=positive_int, default=128, metavar="N", help="hidden units (default: 128)"
     )
     parser.add_argument(
         "--steps",
-        type=_positive_int,
+        type=positive_int,
         default=500,
         metavar="T",
         help="sequence length; lags run 0..T (default: 500)",
     )
     parser.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=positive_int,
         default=16,
         metavar="S",
         help="random networks per (init, gain) (default: 16)",
     )
     parser.add_argument(
-        "--activation", choices=_ACTIVATIONS, default="tanh", help="nonlinearity (default: tanh)"
+        "--activation", choices=ACTIVATIONS, default="tanh", help="nonlinearity (default: tanh)"
     )
     add_cell_arguments(parser)
     parser.add_argument(
@@ -75,7 +62,7 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="run the tasks in N local worker processes",
     )

@@ -312,6 +312,29 @@ def test_one_input_sequence_drives_a_batch_of_initial_states():
         np.testing.assert_allclose(grads[name], value, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("lead", [(), (B,)])
+def test_chunked_run_and_param_grads_equal_one_chunk(lead, monkeypatch):
+    """Runs and parameter gradients go through chunks of a few steps: 3 steps per chunk (a
+    ragged last chunk at T = 7) and one step per chunk give what a single chunk gives."""
+    import gradflow.cells.lstm as module
+
+    W_hh, W_xh, b = weights(34, lead)
+    xs, s0 = data(35, batch=B, lead_state=B)
+    cell = LSTM(W_hh, W_xh, b)
+    traj = cell.run(xs, s0)
+    v, _, _ = loss_cotangent(traj.states.shape, rng=36)
+    grads = cell.param_grads(traj, backprop(cell, traj, v))
+    for steps in (3, 1):
+        monkeypatch.setattr(module, "_CHUNK", steps * B * 4 * N)
+        chunked = cell.run(xs, s0)
+        np.testing.assert_array_equal(chunked.states, traj.states)
+        for key, value in traj.cache.items():
+            np.testing.assert_array_equal(chunked.cache[key], value, err_msg=key)
+        adjoints = backprop(cell, chunked, v)
+        for name, value in cell.param_grads(chunked, adjoints).items():
+            np.testing.assert_allclose(value, grads[name], rtol=0, atol=1e-13, err_msg=name)
+
+
 def test_float32_runs_in_float32_close_to_float64():
     W_hh, W_xh, b = weights(19)
     xs, s0 = data(20, batch=B, lead_state=B)
@@ -488,7 +511,7 @@ def test_input_free_run_and_read_only_trajectory_and_cache():
     with pytest.raises(ValueError):
         traj.states[0, 0] = 1.0
     with pytest.raises(ValueError):
-        traj.cache["gates"][0, 0] = 1.0
+        traj.cache["dgates"][0, 0] = 1.0
 
 
 def test_run_leaves_the_callers_inputs_writeable_and_unshared():

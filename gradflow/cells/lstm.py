@@ -11,6 +11,7 @@ from ._gated import GateLayout, check_gated, split_gates
 __all__ = ["LSTM", "LSTMHiddenView"]
 
 _LAYOUT = GateLayout("an LSTM", ("i", "f", "g", "o"))
+_CHUNK = 1 << 17  # elements of (steps, B, 4N) per chunk of a run or of param_grads: ~1 MB
 
 
 def _sigmoid(x, out):
@@ -39,11 +40,8 @@ def _check_cache(traj, n):
 
 
 def _gate_adjoint(dgates, kappa, u_h, u_c=None):
-    """δ = [D^i ū, D^f ū, D^g ū, D^o u_h] ``(…, 4N, k)`` and ū = u_c + K u_h ``(…, N, k)``.
-
-    ``dgates`` ``(…, 4N)`` and ``kappa`` ``(…, N)`` are the factors of one step (or of all);
-    ``u_h``, ``u_c`` are blocks ``(…, N, k)`` (``u_c`` None: zero, the h-only view).
-    """
+    """δ = [D^i ū, D^f ū, D^g ū, D^o u_h] ``(…, 4N, k)`` and ū = u_c + K u_h for blocks
+    ``(…, N, k)`` and the factors of one step or all (``u_c`` None: zero, the h-only view)."""
     n, k = u_h.shape[-2:]
     d4 = dgates.reshape(*dgates.shape[:-1], 4, n, 1)
     u_bar = np.multiply(kappa[..., None], u_h)
@@ -213,54 +211,52 @@ class LSTM(Cell):
             diagonals of :math:`D^i, D^f, D^g, D^o`) and ``kappa`` (of K), row t-1 for step t.
         """
         n_steps, inputs, s0, batch = self._resolve_batch(xs, h0)
-        n, W, bias = self.hidden_size, self.W_hh, self.b
-        with np.errstate(over="ignore", invalid="ignore"):  # NaN is reported after the run
-            drive = self._drive(inputs, n_steps, batch)  # bias added per step: no (T, B, 4N) copy
-        lead = s0.shape[:-1]
+        n, W, bias, lead = self.hidden_size, self.W_hh, self.b, s0.shape[:-1]
         states = np.empty((n_steps + 1, *lead, 2 * n), self.dtype)
         states[0] = s0
         gates, dgates = (np.empty((n_steps, *lead, 4 * n), self.dtype) for _ in range(2))
         tanh_c, kappa = (np.empty((n_steps, *lead, n), self.dtype) for _ in range(2))
-        pre_g = np.empty((*lead, n), self.dtype)
+        # chunks of a few steps (about 1 MB of gates): the input drive of a chunk is one GEMM,
+        # and the chunk's derivative factors are formed while it is still in cache
+        chunk = max(1, _CHUNK // gates[0].size)
+        tmp = np.empty((min(chunk, n_steps), *lead, 4 * n), self.dtype)
         W_T = W.T if W.ndim == 2 else None
-        with np.errstate(over="ignore", invalid="ignore"):
-            for t in range(n_steps):  # only what the recurrence needs; the factors come after
-                a, d, c = gates[t], dgates[t], states[t, ..., n:]
-                if W_T is not None:
-                    np.matmul(states[t, ..., :n], W_T, out=a)
-                else:
-                    np.matmul(W, states[t, ..., :n, None], out=a[..., None])
-                if drive is not None:
-                    a += drive[t]
-                if bias is not None:
-                    a += bias
-                i, f, g, o = (a[..., k * n : (k + 1) * n] for k in range(4))
-                np.copyto(pre_g, g)  # σ over the whole row (one contiguous call), then tanh g
-                _sigmoid(a, a)
-                np.tanh(pre_g, out=g)
-                np.multiply(i, g, out=d[..., :n])
-                np.multiply(f, c, out=d[..., n : 2 * n])
-                np.add(d[..., n : 2 * n], d[..., :n], out=states[t + 1, ..., n:])  # c_t
-                np.tanh(states[t + 1, ..., n:], out=tanh_c[t])
-                np.multiply(o, tanh_c[t], out=states[t + 1, ..., :n])  # h_t = o tanh(c_t)
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN is reported after the run
+            for s in range(0, n_steps, chunk):
+                e = min(s + chunk, n_steps)
+                x = None if inputs is None else inputs[s:e]
+                drive = self._drive(x, e - s, batch, bias)
+                for t in range(s, e):
+                    a, d, c = gates[t], dgates[t], states[t, ..., n:]
+                    if W_T is not None:
+                        np.matmul(states[t, ..., :n], W_T, out=a)
+                    else:
+                        np.matmul(W, states[t, ..., :n, None], out=a[..., None])
+                    if drive is not None:
+                        a += drive[t - s]
+                    i, f, g, o = (a[..., k * n : (k + 1) * n] for k in range(4))
+                    g = np.tanh(g, out=d[..., 2 * n : 3 * n])  # parked until the chunk ends
+                    _sigmoid(a, a)  # over the whole row: one contiguous call
+                    np.multiply(i, g, out=d[..., :n])
+                    np.multiply(f, c, out=d[..., n : 2 * n])
+                    np.add(d[..., n : 2 * n], d[..., :n], out=states[t + 1, ..., n:])  # c_t
+                    np.tanh(states[t + 1, ..., n:], out=tanh_c[t])
+                    np.multiply(o, tanh_c[t], out=states[t + 1, ..., :n])  # h_t = o tanh(c_t)
+                # the factors: x (1 - y) = x - x y for the gates y and x = [i g, f c_{t-1},
+                # i (1 + g), h_t] (the first two formed above, where g was parked)
+                a, d, h = gates[s:e], dgates[s:e], states[s + 1 : e + 1, ..., :n]
+                np.copyto(a[..., 2 * n : 3 * n], d[..., 2 * n : 3 * n])
+                np.add(a[..., :n], d[..., :n], out=d[..., 2 * n : 3 * n])
+                np.copyto(d[..., 3 * n :], h)
+                d -= np.multiply(d, a, out=tmp[: e - s])
+                k = np.multiply(h, tanh_c[s:e], out=kappa[s:e])
+                np.subtract(a[..., 3 * n :], k, out=k)  # o (1 - tanh² c_t)
         if not np.all(np.isfinite(states[-1])):
             name = "W_hh" if inputs is None else "xs"
             raise NonFiniteError(
                 f"{name}: the forward run became non-finite (a gate pre-activation overflowed "
                 "to NaN); scale down the inputs or the weights"
             )
-        # the derivative factors, a few steps per call: x (1 - y) = x - x y for the gates y and
-        # x = [i g, f c_{t-1}, i (1 + g), h_t] (the first two were formed in the loop)
-        step = max(1, (1 << 17) // gates[0].size)
-        tmp = np.empty((min(step, n_steps), *lead, 4 * n), self.dtype)
-        for s in range(0, n_steps, step):
-            e = min(s + step, n_steps)
-            a, d, h = gates[s:e], dgates[s:e], states[s + 1 : e + 1, ..., :n]
-            np.add(a[..., :n], d[..., :n], out=d[..., 2 * n : 3 * n])
-            np.copyto(d[..., 3 * n :], h)
-            d -= np.multiply(d, a, out=tmp[: e - s])
-            k = np.multiply(h, tanh_c[s:e], out=kappa[s:e])
-            np.subtract(a[..., 3 * n :], k, out=k)  # o (1 - tanh² c_t)
         cache = {"gates": gates, "tanh_c": tanh_c, "dgates": dgates, "kappa": kappa}
         return Trajectory(states, inputs, cache)
 
@@ -309,7 +305,7 @@ class LSTM(Cell):
         return out
 
     def param_grads(self, traj: Trajectory, adjoints) -> dict[str, np.ndarray]:
-        r"""Gradients of the parameters from the full-state adjoints, all steps at once.
+        r"""Gradients of the parameters from the full-state adjoints, vectorised over steps.
 
         Parameters
         ----------
@@ -324,6 +320,13 @@ class LSTM(Cell):
         dict
             ``"W_hh"``, and ``"W_xh"`` and ``"b"`` where the cell has them, each shaped like the
             parameter; for shared weights and a batch of sequences, summed over the batch.
+
+        Notes
+        -----
+        With the gate adjoints :math:`\delta_t` of the class Notes, one GEMM gives all three,
+        :math:`\partial L/\partial[W_{hh}, W_{xh}, b] = \sum_t \delta_t [h_{t-1}, x_t, 1]^\top`,
+        accumulated over chunks of a few steps (all sequences at once), so that no
+        ``(T, B, 4N)`` temporary is made.
         """
         traj = self.check_trajectory(traj)
         adjoints = as_array(adjoints, "adjoints", dtype=self.dtype)
@@ -332,29 +335,32 @@ class LSTM(Cell):
                 f"adjoints: expected shape {traj.states.shape} (like traj.states), "
                 f"got {adjoints.shape}"
             )
-        n, cache = self.hidden_size, traj.cache
-        lam_h, lam_c = adjoints[1:, ..., :n, None], adjoints[1:, ..., n:, None]
-        delta = _gate_adjoint(cache["dgates"], cache["kappa"], lam_h, lam_c)[0][..., 0]
-        # one GEMM for all three: ∂L/∂[W_hh, W_xh, b] = Σ_t δ_t [h_{t-1}, x_t, 1]ᵀ
-        lead = delta.shape[:-1]
-        cols = [traj.states[:-1, ..., :n]]
+        n, cache, n_steps = self.hidden_size, traj.cache, traj.n_steps
+        lead = traj.states.shape[1:-1]
         with_x = self.W_xh is not None and traj.inputs is not None
-        if with_x:
-            cols.append(np.broadcast_to(traj.inputs[:, None], (*lead, self.input_size))
-                        if traj.inputs.ndim < delta.ndim else traj.inputs)  # fmt: skip
-        if self.b is not None:
-            cols.append(np.ones((*lead, 1), self.dtype))
-        X = np.concatenate(cols, axis=-1)
-        if self.W_hh.ndim == 2:  # all steps and sequences at once
-            G = delta.reshape(-1, 4 * n).T @ X.reshape(-1, X.shape[-1])
-        else:  # per network: (B, 4N, T) @ (B, T, ·)
-            G = np.moveaxis(delta, 0, -1) @ np.ascontiguousarray(X.swapaxes(0, 1))
+        D = self.input_size if with_x else 0
+        chunk = max(1, _CHUNK // cache["dgates"][0].size)
+        X = np.ones((min(chunk, n_steps), *lead, n + D + (self.b is not None)), self.dtype)
+        G = 0.0
+        for s in range(0, n_steps, chunk):
+            e = min(s + chunk, n_steps)
+            lam = adjoints[s + 1 : e + 1, ..., None]
+            delta, _ = _gate_adjoint(
+                cache["dgates"][s:e], cache["kappa"][s:e], lam[..., :n, :], lam[..., n:, :]
+            )
+            x = X[: e - s]
+            x[..., :n] = traj.states[s:e, ..., :n]
+            if with_x:
+                inputs = traj.inputs[s:e]  # (steps, [B,] D), or (steps, D) for a batch
+                x[..., n : n + D] = inputs if inputs.ndim == x.ndim else inputs[:, None]
+            if self.W_hh.ndim == 2:
+                G = G + delta.reshape(-1, 4 * n).T @ x.reshape(-1, x.shape[-1])
+            else:  # per network: (B, 4N, steps) @ (B, steps, ·)
+                G = G + np.moveaxis(delta[..., 0], 0, -1) @ x.swapaxes(0, 1)
         grads = {"W_hh": np.ascontiguousarray(G[..., :n])}
         if self.W_xh is not None:
-            D = self.input_size
-            grads["W_xh"] = (
-                np.ascontiguousarray(G[..., n : n + D]) if with_x else np.zeros_like(self.W_xh)
-            )
+            W_xh = G[..., n : n + D] if with_x else np.zeros_like(self.W_xh)
+            grads["W_xh"] = np.ascontiguousarray(W_xh)
         if self.b is not None:
             grads["b"] = np.ascontiguousarray(G[..., -1])
         return grads
@@ -387,9 +393,6 @@ class LSTMHiddenView(Cell):
         self.W_hh, self.W_xh, self.b = lstm.W_hh, lstm.W_xh, lstm.b
         self.hidden_size = self.state_size = lstm.hidden_size
         self.input_size, self.n_networks, self.dtype = lstm.input_size, lstm.n_networks, lstm.dtype
-
-    def __repr__(self) -> str:
-        return f"{self.lstm!r}.h_only()"
 
     @property
     def params(self) -> dict[str, np.ndarray]:

@@ -125,6 +125,19 @@ def test_exponents_match_lyapunov_along_on_the_same_steps():
     assert 0.0 < g.exponent_stderr < 0.05
 
 
+def test_finite_time_exponent_is_that_of_the_measured_window():
+    cell = _gated("gru", n=10, gain=1.5)
+    g = _measure(cell, "gaussian", windows=6)
+    gens = _streams()
+    h0 = gens[0].uniform(-1.0, 1.0, (SAMPLES, cell.state_size))
+    xs = gens[1].standard_normal((BURN + 6 * STEPS, SAMPLES, cell.input_size))
+    rest = cell.run(xs[BURN:], h0=cell.run(xs[:BURN], h0=h0).states[-1])
+    # the adjoint aligned over the 5 windows after the first, averaged over the first only
+    ref = lyapunov.along(cell, rest, k=1, adjoint=True, burn_in=5 * STEPS, rng=5)
+    assert g.finite_time_exponent == pytest.approx(ref.exponents.mean(), abs=1e-3)
+    assert g.finite_time_high - g.finite_time_low > 0.05  # another window would not match
+
+
 def test_given_inputs_are_repeated_to_fill_the_run():
     cell = Elman(init.orthogonal(8, rng=0), np.eye(8)[:, :2], activation="tanh")
     short = np.random.default_rng(0).standard_normal((7, 2))

@@ -252,10 +252,10 @@ class Cell(abc.ABC):
                 drive = flat.reshape(*inputs.shape[:-1], rows)
                 if inputs.ndim == 2 and batch is not None:  # one sequence, a batch of states
                     drive = drive[:, None, :]
-            elif inputs.ndim == 3:
-                drive = np.einsum("bnd,tbd->tbn", W, inputs)
-            else:
-                drive = np.einsum("bnd,td->tbn", W, inputs)
+            elif inputs.ndim == 3:  # B GEMMs (R, D) @ (D, T), one per network
+                drive = np.matmul(W, inputs.transpose(1, 2, 0)).transpose(2, 0, 1)
+            else:  # one GEMM (T, D) @ (D, B·R) for inputs shared by the networks
+                drive = (inputs @ W.reshape(-1, self.input_size).T).reshape(n_steps, *W.shape[:2])
         if bias is not None:
             drive = bias if drive is None else drive + bias
         if drive is not None:
@@ -278,6 +278,17 @@ class Cell(abc.ABC):
                 f"traj: expected a batch of {self.n_networks} networks, got {traj.batch_size}"
             )
         return traj
+
+    def _check_adjoints(self, traj, adjoints) -> tuple[Trajectory, np.ndarray]:
+        """``(traj, adjoints)`` for :meth:`param_grads`: adjoints shaped like ``traj.states``."""
+        traj = self.check_trajectory(traj)
+        adjoints = as_array(adjoints, "adjoints", dtype=self.dtype)
+        if adjoints.shape != traj.states.shape:
+            raise ValueError(
+                f"adjoints: expected shape {traj.states.shape} (like traj.states), "
+                f"got {adjoints.shape}"
+            )
+        return traj, adjoints
 
     def _check_step(self, traj: Trajectory, t) -> int:
         return as_int(t, "t", minimum=1, maximum=traj.n_steps)

@@ -205,13 +205,7 @@ class Elman(Cell):
             ``"W_hh"``, and ``"W_xh"`` and ``"b"`` where the cell has them, each shaped like the
             parameter; for shared weights and a batch of sequences, summed over the batch.
         """
-        traj = self.check_trajectory(traj)
-        adjoints = as_array(adjoints, "adjoints", dtype=self.dtype)
-        if adjoints.shape != traj.states.shape:
-            raise ValueError(
-                f"adjoints: expected shape {traj.states.shape} (like traj.states), "
-                f"got {adjoints.shape}"
-            )
+        traj, adjoints = self._check_adjoints(traj, adjoints)
         delta = adjoints[1:] * self._phi.derivative(traj.states[1:])
         prev = traj.states[:-1]
         shared = self.W_hh.ndim == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import NonFiniteError, as_array
+from .._validation import NonFiniteError
 from ._base import Cell, Trajectory, rmatvec
 from ._gated import GateLayout, check_gated, split_gates
 
@@ -351,13 +351,7 @@ class GRU(Cell):
             shaped like the parameter; for shared weights and a batch of sequences, summed over
             the batch. The formulas are under Notes of :class:`GRU`.
         """
-        traj = self.check_trajectory(traj)
-        adjoints = as_array(adjoints, "adjoints", dtype=self.dtype)
-        if adjoints.shape != traj.states.shape:
-            raise ValueError(
-                f"adjoints: expected shape {traj.states.shape} (like traj.states), "
-                f"got {adjoints.shape}"
-            )
+        traj, adjoints = self._check_adjoints(traj, adjoints)
         cache, N = traj.cache, self.hidden_size
         r, z, n, hn = cache["r"], cache["z"], cache["n"], cache["hn"]
         lam, prev = adjoints[1:], traj.states[:-1]

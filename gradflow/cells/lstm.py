@@ -328,13 +328,7 @@ class LSTM(Cell):
         accumulated over chunks of a few steps (all sequences at once), so that no
         ``(T, B, 4N)`` temporary is made.
         """
-        traj = self.check_trajectory(traj)
-        adjoints = as_array(adjoints, "adjoints", dtype=self.dtype)
-        if adjoints.shape != traj.states.shape:
-            raise ValueError(
-                f"adjoints: expected shape {traj.states.shape} (like traj.states), "
-                f"got {adjoints.shape}"
-            )
+        traj, adjoints = self._check_adjoints(traj, adjoints)
         n, cache, n_steps = self.hidden_size, traj.cache, traj.n_steps
         lead = traj.states.shape[1:-1]
         with_x = self.W_xh is not None and traj.inputs is not None

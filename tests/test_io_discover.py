@@ -396,3 +396,23 @@ def test_from_state_dict_duck_typed_tensors_and_bf16():
     W = RNG.normal(size=(4, 4)).astype(bf).astype(np.float64)
     layers = from_state_dict({"rnn.weight_hh_l0": _FakeTensor(W.astype(bf), "torch.bfloat16")})
     np.testing.assert_array_equal(layers[0].cell.W_hh, W)
+
+
+def test_flatten_keeps_no_reference_cycle_to_the_arrays():
+    import gc
+    import weakref
+
+    from gradflow.io._discover import flatten
+
+    class Tagged(np.ndarray):  # ndarrays cannot be weakly referenced; a subclass can
+        pass
+
+    array = np.zeros(3).view(Tagged)
+    ref = weakref.ref(array)
+    flat = flatten({"model": {"w": array}})
+    del flat, array
+    gc.disable()
+    try:
+        assert ref() is None  # freed by reference counting, without waiting for the collector
+    finally:
+        gc.enable()

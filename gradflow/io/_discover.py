@@ -125,7 +125,7 @@ def flatten(obj, prefix: str = "", *, origin: str = "mapping") -> dict[str, np.n
                 walk(item, f"{path}.{name}" if path else name, depth + 1, seen)
 
     walk(obj, prefix, 0, frozenset())
-    del walk  # the closure refers to itself: break the cycle so the arrays free at once
+    walk = None  # the closure refers to itself: break the cycle so the arrays free at once
     return out
 
 

@@ -112,8 +112,18 @@ def read_keras(path) -> list[RecurrentLayer]:
 
     Examples
     --------
-    >>> read_keras("model.keras")  # doctest: +SKIP
-    [RecurrentLayer(name='lstm', kind='lstm', hidden_size=32)]
+    A weights-only file in Keras 3's layout (what ``model.save_weights`` writes), made here
+    with h5py: kernel (D, 4N), recurrent kernel (N, 4N), bias (4N,):
+
+    >>> import os, tempfile
+    >>> import h5py, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.h5")
+    >>> with h5py.File(path, "w") as f:
+    ...     v = f.create_group("layers/lstm/cell/vars")
+    ...     v["0"], v["1"], v["2"] = np.ones((3, 16)), np.eye(4, 16), np.zeros(16)
+    >>> (layer,) = read_keras(path)
+    >>> layer, layer.cell.W_hh.shape, layer.cell.W_xh.shape
+    (RecurrentLayer(name='lstm', kind='lstm', hidden_size=4), (16, 4), (16, 3))
     """
     label = os.fspath(path)
     try:

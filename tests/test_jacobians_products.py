@@ -3,48 +3,11 @@ maps, and the Fuss–Catalan moments of products of independent Gaussian matrice
 
 import numpy as np
 import pytest
+from _stack_cell import StackCell
 
-from gradflow.cells import Cell, Elman, Trajectory
+from gradflow.cells import Elman
 from gradflow.jacobians import product_singular_values
 from gradflow.theory import fuss_catalan_moment
-
-
-class StackCell(Cell):
-    """A minimal cell whose step Jacobians are given, ``(T, [B,] N, N)``: J_t = jacobians[t-1].
-
-    Products of *different* i.i.d. matrices (Fuss–Catalan, Newman) need this: an Elman cell
-    repeats one W.
-    """
-
-    def __init__(self, jacobians):
-        self.jacobians = np.asarray(jacobians, dtype=float)
-        self.state_size = self.jacobians.shape[-1]
-        self.n_networks = self.jacobians.shape[1] if self.jacobians.ndim == 4 else None
-
-    def trajectory(self):
-        lead = () if self.n_networks is None else (self.n_networks,)
-        return Trajectory(np.zeros((len(self.jacobians) + 1, *lead, self.state_size)))
-
-    def _dense_jacobian(self, traj, t):
-        return self.jacobians[t - 1]
-
-    def jvp_block(self, traj, t, vectors):
-        return self.jacobians[t - 1] @ vectors
-
-    def vjp_block(self, traj, t, vectors):
-        return np.swapaxes(self.jacobians[t - 1], -1, -2) @ vectors
-
-    # Not a trainable cell: the rest of the interface is not needed by the products.
-    def run(self, xs, h0=None):
-        raise NotImplementedError
-
-    params = recurrent_blocks = property(lambda self: {})
-
-    def with_params(self, params):
-        raise NotImplementedError
-
-    def param_grads(self, traj, adjoints):
-        raise NotImplementedError
 
 
 def product(jacobians, end, depth):

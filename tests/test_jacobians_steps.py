@@ -4,42 +4,13 @@ ARPACK path against the dense one, batches against single networks, and known an
 import numpy as np
 import pandas as pd
 import pytest
+from _stack_cell import StackCell
 from scipy.sparse import linalg as sparse_linalg
 
 from gradflow import init
-from gradflow.cells import GRU, LSTM, Cell, Elman, Trajectory
+from gradflow.cells import GRU, LSTM, Elman
 from gradflow.errors import GradflowError
 from gradflow.jacobians import _steps, _windows, product_singular_values, step_spectra
-
-
-class StackCell(Cell):
-    """J_t = jacobians[t-1], ``(T, [B,] S, S)``: products of different matrices at every step."""
-
-    def __init__(self, jacobians):
-        self.jacobians = np.asarray(jacobians, dtype=float)
-        self.state_size = self.hidden_size = self.jacobians.shape[-1]
-        self.n_networks = self.jacobians.shape[1] if self.jacobians.ndim == 4 else None
-
-    def trajectory(self):
-        lead = () if self.n_networks is None else (self.n_networks,)
-        return Trajectory(np.zeros((len(self.jacobians) + 1, *lead, self.state_size)))
-
-    def jvp_block(self, traj, t, vectors):
-        return self.jacobians[t - 1] @ vectors
-
-    def vjp_block(self, traj, t, vectors):
-        return np.swapaxes(self.jacobians[t - 1], -1, -2) @ vectors
-
-    def run(self, xs, h0=None):
-        raise NotImplementedError
-
-    params = recurrent_blocks = property(lambda self: {})
-
-    def with_params(self, params):
-        raise NotImplementedError
-
-    def param_grads(self, traj, adjoints):
-        raise NotImplementedError
 
 
 def window(jacobians, end, depth):

@@ -43,6 +43,22 @@ def test_each_gated_network_matches_its_draws_and_a_dense_product(kind):
         np.testing.assert_allclose(rows["spectral_radius"], 1.4, rtol=1e-10)  # gain · Q per block
 
 
+def test_gated_sweep_spectra_are_the_largest_over_gate_blocks():
+    df = gradient_growth(["gaussian"], [1.0], n=6, steps=3, seeds=3, cell="lstm", rng=8,
+                         progress=False)  # fmt: skip
+    (pair,) = np.random.SeedSequence(8).spawn(1)
+    for s, seed_seq in enumerate(pair.spawn(3)):
+        params = cells.initial_params("lstm", 6, init="gaussian",
+                                      rng=np.random.default_rng(seed_seq.spawn(3)[0]))  # fmt: skip
+        blocks = cells.build("lstm", params).recurrent_blocks.values()
+        radii = [np.abs(np.linalg.eigvals(W)).max() for W in blocks]
+        sigmas = [np.linalg.svd(W, compute_uv=False)[0] for W in blocks]
+        rows = df[df.seed == s]
+        np.testing.assert_allclose(rows["spectral_radius"], max(radii), rtol=1e-10)
+        np.testing.assert_allclose(rows["sigma_max"], max(sigmas), rtol=1e-10)
+        assert max(radii) > 1.01 * min(radii)
+
+
 def test_gated_sweeps_are_identical_under_any_executor():
     kwargs = dict(n=6, steps=20, seeds=4, cell="lstm", rng=2, progress=False)
     serial = gradient_growth(["orthogonal", "gaussian"], [1.0, 2.0], **kwargs)

@@ -138,15 +138,20 @@ def test_init_model_bad_cell_options(kwargs, match):
 
 
 def test_fit_records_the_largest_gate_block_spectrum():
-    model = train.init_model("adding", 6, cell="lstm", gain=1.3, rng=0)
-    history = train.fit("adding", model, T=8, lr=1e-2, steps=3, batch=4, rng=1, progress=False)
-    first = history.frame.iloc[0]
-    blocks = model.cell.recurrent_blocks.values()
-    radius = max(np.max(np.abs(np.linalg.eigvals(W))) for W in blocks)
-    sigma = max(np.linalg.svd(W, compute_uv=False)[0] for W in blocks)
-    assert first["spectral_radius"] == pytest.approx(radius, rel=1e-10)
-    assert first["sigma_max"] == pytest.approx(sigma, rel=1e-10)
-    assert first["spectral_radius"] == pytest.approx(1.3, rel=1e-10)  # scaled orthogonal blocks
+    for init, gain in (("orthogonal", 1.3), ("gaussian", 1.0)):
+        model = train.init_model("adding", 6, cell="lstm", init=init, gain=gain, rng=0)
+        history = train.fit("adding", model, T=8, lr=1e-2, steps=3, batch=4, rng=1,
+                            progress=False)  # fmt: skip
+        first = history.frame.iloc[0]
+        blocks = model.cell.recurrent_blocks.values()
+        radii = [np.max(np.abs(np.linalg.eigvals(W))) for W in blocks]
+        sigmas = [np.linalg.svd(W, compute_uv=False)[0] for W in blocks]
+        assert first["spectral_radius"] == pytest.approx(max(radii), rel=1e-10)
+        assert first["sigma_max"] == pytest.approx(max(sigmas), rel=1e-10)
+        if init == "orthogonal":  # scaled orthogonal blocks: every one has ρ = σ = g
+            assert first["spectral_radius"] == pytest.approx(1.3, rel=1e-10)
+        else:  # independent Gaussian blocks differ: the largest is reported
+            assert max(radii) > min(radii) * 1.01
     assert spectral.spectral_radius(history.model.cell.recurrent_blocks["W_hf"]) > 0
 
 

@@ -220,7 +220,9 @@ class LSTM(Cell):
         # and the chunk's derivative factors are formed while it is still in cache
         chunk = max(1, _CHUNK // gates[0].size)
         tmp = np.empty((min(chunk, n_steps), *lead, 4 * n), self.dtype)
-        W_T = W.T if W.ndim == 2 else None
+        W_T = None if W.ndim != 2 else W.T
+        if W_T is not None and lead:  # a batch: the GEMM is faster on a C-ordered copy of W_hhᵀ
+            W_T = np.ascontiguousarray(W_T)  # (the same result; a GEMV keeps the view)
         with np.errstate(over="ignore", invalid="ignore"):  # NaN is reported after the run
             for s in range(0, n_steps, chunk):
                 e = min(s + chunk, n_steps)
@@ -333,24 +335,38 @@ class LSTM(Cell):
         lead = traj.states.shape[1:-1]
         with_x = self.W_xh is not None and traj.inputs is not None
         D = self.input_size if with_x else 0
+        shared = self.W_hh.ndim == 2
         chunk = max(1, _CHUNK // cache["dgates"][0].size)
-        X = np.ones((min(chunk, n_steps), *lead, n + D + (self.b is not None)), self.dtype)
-        G = 0.0
+        size = min(chunk, n_steps)
+        X = np.ones((size, *lead, n + D + (self.b is not None)), self.dtype)
+        # flat buffers, reused by every chunk: ū (steps, [B,] N) and δ (steps, [B,] 4, N)
+        u_buf = np.empty((size, *lead, n), self.dtype)
+        delta_buf = np.empty((size, *lead, 4, n), self.dtype)
+        G = None
         for s in range(0, n_steps, chunk):
             e = min(s + chunk, n_steps)
-            lam = adjoints[s + 1 : e + 1, ..., None]
-            delta, _ = _gate_adjoint(
-                cache["dgates"][s:e], cache["kappa"][s:e], lam[..., :n, :], lam[..., n:, :]
-            )
+            lam = adjoints[s + 1 : e + 1]
+            u_bar = np.multiply(cache["kappa"][s:e], lam[..., :n], out=u_buf[: e - s])
+            u_bar += lam[..., n:]
+            d4 = cache["dgates"][s:e].reshape(*u_bar.shape[:-1], 4, n)
+            delta = delta_buf[: e - s]
+            np.multiply(d4[..., :3, :], u_bar[..., None, :], out=delta[..., :3, :])
+            np.multiply(d4[..., 3, :], lam[..., :n], out=delta[..., 3, :])
             x = X[: e - s]
             x[..., :n] = traj.states[s:e, ..., :n]
             if with_x:
                 inputs = traj.inputs[s:e]  # (steps, [B,] D), or (steps, D) for a batch
                 x[..., n : n + D] = inputs if inputs.ndim == x.ndim else inputs[:, None]
-            if self.W_hh.ndim == 2:
-                G = G + delta.reshape(-1, 4 * n).T @ x.reshape(-1, x.shape[-1])
+            if shared:  # [h, x, 1]ᵀ δ, (·, 4N): the faster orientation of the GEMM
+                part = x.reshape(-1, x.shape[-1]).T @ delta.reshape(-1, 4 * n)
             else:  # per network: (B, 4N, steps) @ (B, steps, ·)
-                G = G + np.moveaxis(delta[..., 0], 0, -1) @ x.swapaxes(0, 1)
+                part = np.moveaxis(delta.reshape(e - s, *lead, 4 * n), 0, -1) @ x.swapaxes(0, 1)
+            if G is None:
+                G = part
+            else:
+                G += part
+        if shared:
+            G = G.T
         grads = {"W_hh": np.ascontiguousarray(G[..., :n])}
         if self.W_xh is not None:
             W_xh = G[..., n : n + D] if with_x else np.zeros_like(self.W_xh)

@@ -60,10 +60,10 @@ import time
 import tracemalloc
 
 import numpy as np
+from bench_train import LR, THRESHOLD, make_ours  # the gradflow step of the Elman benchmark
 from threadpoolctl import threadpool_limits
 
 D_IN = 16  # input size of the gradient-norm networks
-THRESHOLD, LR = 1.0, 1e-3
 
 
 # -- (a) gradient-norm curves -------------------------------------------------------------------
@@ -262,24 +262,6 @@ def model_float32(model):
     cell = model.cell
     f32 = LSTM(cell.W_hh, cell.W_xh, cell.b, dtype=np.float32)
     return Model(f32, model.W_out, model.b_out, model.objective)
-
-
-def make_ours(model, xs, ys):
-    from gradflow import clip, optim
-
-    clipper = clip.by_global_norm(THRESHOLD)
-    opt = optim.adam(LR)
-    state = {"model": model, "opt": opt.init(model.params)}
-
-    def step():
-        m = state["model"]
-        loss, grads = m.value_and_grad(xs, ys)
-        clipped, _ = clipper(grads)
-        updates, state["opt"] = opt.update(clipped, state["opt"])
-        state["model"] = m.with_params(optim.apply_updates(m.params, updates))
-        return loss
-
-    return step
 
 
 def make_torch(model, xs, ys, dtype):

@@ -4,18 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from _cli_helpers import one_error_line
 
 import gradflow
 from gradflow import cli
-
-
-def _one_error_line(capsys) -> str:
-    captured = capsys.readouterr()
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("gradflow: error: ")
-    assert "Traceback" not in captured.err
-    return lines[0]
 
 
 def test_figures_quick_run(tmp_path, capsys):
@@ -69,7 +61,7 @@ def test_version(capsys):
 )
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
     assert cli.main([*argv, "--out", str(tmp_path / "x")] if argv[:1] == ["figures"] else argv) == 2
-    assert message in _one_error_line(capsys)
+    assert message in one_error_line(capsys)
     assert not (tmp_path / "x").exists()
 
 
@@ -91,7 +83,7 @@ def test_errors_of_a_command_are_one_line(monkeypatch, capsys, error, status):
         cli._Command("fail", "always fails", "Always fails.", lambda parser: None, failing),
     )
     assert cli.main(["fail"]) == status
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert line == f"gradflow: error: {' '.join(str(error).split())}"
     with pytest.raises(type(error)):
         cli.main(["--traceback", "fail"])

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from _cli_helpers import one_error_line
 
 from gradflow import cli
 from gradflow.train import COLUMNS, compare_clipping
@@ -9,14 +10,6 @@ from gradflow.train import COLUMNS, compare_clipping
 TINY = ["--task", "adding", "--T", "6", "--hidden", "4", "--steps", "5", "--batch", "4",
         "--seeds", "2", "--eval-batch", "16", "--rng", "3"]  # fmt: skip
 TINY_KW = {"T": 6, "hidden": 4, "steps": 5, "batch": 4, "eval_batch": 16, "rng": 3}
-
-
-def _one_error_line(capsys) -> str:
-    captured = capsys.readouterr()
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("gradflow: error: ") and "Traceback" not in captured.err
-    return lines[0]
 
 
 def test_csv_reads_back_as_compare_clipping(tmp_path, capsys):
@@ -87,7 +80,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "clip.csv"
     argv = ["clip", *TINY, *args, "--out", str(out), "--quiet"]
     assert cli.main(argv) == 2
-    assert message in _one_error_line(capsys)
+    assert message in one_error_line(capsys)
     assert not out.exists()
 
 
@@ -104,4 +97,4 @@ def test_cell_option_trains_a_gru(tmp_path):
 def test_gated_cell_with_another_activation_is_one_line(tmp_path, capsys):
     argv = ["clip", *TINY, "--cell", "lstm", "--activation", "relu", "--out", str(tmp_path / "x")]
     assert cli.main(argv) == 2
-    assert "activation: the lstm cell has fixed nonlinearities" in _one_error_line(capsys)
+    assert "activation: the lstm cell has fixed nonlinearities" in one_error_line(capsys)

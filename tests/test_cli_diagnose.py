@@ -6,17 +6,10 @@ import struct
 
 import numpy as np
 import pytest
+from _cli_helpers import one_error_line
 
 from gradflow import cells, cli, diagnose, init, io
 from gradflow.cli import _diagnose
-
-
-def _one_error_line(capsys) -> str:
-    captured = capsys.readouterr()
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("gradflow: error: ") and "Traceback" not in captured.err
-    return lines[0]
 
 
 @pytest.fixture
@@ -141,7 +134,7 @@ def _write_errors(tmp_path):
 def test_broken_files_exit_2_with_one_line(tmp_path, capsys):
     for name, words in _write_errors(tmp_path).items():
         assert cli.main(["diagnose", str(tmp_path / name)]) == 2, name
-        line = _one_error_line(capsys)
+        line = one_error_line(capsys)
         assert f"{tmp_path / name}: " in line and words in line, line
 
 
@@ -167,7 +160,7 @@ def test_corrupt_torch_files_exit_2_with_one_line(torch, tmp_path, capsys):
         ("evil.pt", refused),
     ]:
         assert cli.main(["diagnose", str(tmp_path / name)]) == 2, name
-        line = _one_error_line(capsys)
+        line = one_error_line(capsys)
         assert words in line and "ran pickled code" not in line, line
     assert cli.main(["diagnose", str(tmp_path / "good.pt"), "--steps", "5"]) == 0
 
@@ -187,12 +180,12 @@ def test_corrupt_torch_files_exit_2_with_one_line(torch, tmp_path, capsys):
 def test_bad_options_exit_2_with_one_line(files, tmp_path, capsys, monkeypatch, extra, words):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["diagnose", str(files[1]), "--steps", "5", *extra]) == 2
-    assert words in _one_error_line(capsys)
+    assert words in one_error_line(capsys)
 
 
 def test_gaussian_inputs_on_a_layer_without_input_weights(files, capsys):
     assert cli.main(["diagnose", str(files[0]), "--inputs", "gaussian"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert line == (f"gradflow: error: {files[0]}: inputs: layer 'before' has no input weights, "
                     "so it takes no input; use 'zero'")  # fmt: skip
 
@@ -200,4 +193,4 @@ def test_gaussian_inputs_on_a_layer_without_input_weights(files, capsys):
 def test_overflowing_layer_exits_2(tmp_path, capsys):
     np.save(tmp_path / "relu.npy", init.orthogonal(8, gain=60.0, rng=0))
     assert cli.main(["diagnose", str(tmp_path / "relu.npy"), "--activation", "relu"]) == 2
-    assert "the forward run overflows within" in _one_error_line(capsys)
+    assert "the forward run overflows within" in one_error_line(capsys)

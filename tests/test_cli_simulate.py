@@ -4,6 +4,7 @@ import sys
 
 import pandas as pd
 import pytest
+from _cli_helpers import one_error_line
 
 from gradflow import cells, cli
 from gradflow.simulate import gradient_growth
@@ -16,14 +17,6 @@ def _run(tmp_path, *extra, name="growth.csv"):
     out = tmp_path / name
     status = cli.main(["simulate", *SMALL, *extra, "--out", str(out)])
     return status, out
-
-
-def _one_error_line(capsys) -> str:
-    captured = capsys.readouterr()
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("gradflow: error: ") and "Traceback" not in captured.err
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +75,7 @@ def test_missing_dask_is_one_line_with_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails
     status, out = _run(tmp_path, "--scheduler", "tcp://127.0.0.1:1")
     assert status == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert 'pip install "gradflow-rnn[distributed]"' in line
     assert not out.exists()
 
@@ -124,13 +117,13 @@ def test_activation_choices_match_the_cells():
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message):
     status, out = _run(tmp_path, *extra)
     assert status == 2
-    assert message in _one_error_line(capsys)
+    assert message in one_error_line(capsys)
     assert not out.exists()
 
 
 def test_out_is_required(capsys):
     assert cli.main(["simulate", *SMALL]) == 2
-    assert "--out" in _one_error_line(capsys)
+    assert "--out" in one_error_line(capsys)
 
 
 def test_cell_option_runs_an_lstm_sweep(tmp_path):

@@ -7,16 +7,18 @@ Every cell follows the interface of :class:`Cell`: ``run(xs, h0=None) -> Traject
 
 from .._activations import NAMES as ACTIVATIONS
 from ._base import Cell, Trajectory, check_run
-from ._factory import KINDS, build, check_kind, initial_params
+from ._factory import GATES, KINDS, STATE_BLOCKS, build, check_kind, initial_params, kind_of
 from .elman import Elman
 from .gru import GRU
 from .lstm import LSTM
 
 __all__ = [
     "ACTIVATIONS",
+    "GATES",
     "GRU",
     "KINDS",
     "LSTM",
+    "STATE_BLOCKS",
     "Cell",
     "Elman",
     "Trajectory",
@@ -24,4 +26,5 @@ __all__ = [
     "check_kind",
     "check_run",
     "initial_params",
+    "kind_of",
 ]

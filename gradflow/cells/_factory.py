@@ -18,10 +18,21 @@ from .elman import Elman
 from .gru import GRU
 from .lstm import LSTM
 
-__all__ = ["KINDS", "build", "check_kind", "initial_params"]
+__all__ = ["GATES", "KINDS", "STATE_BLOCKS", "build", "check_kind", "initial_params", "kind_of"]
 
 #: Cell kinds by name; gated cells have fixed nonlinearities (sigmoid gates, tanh).
 KINDS = {"elman": Elman, "lstm": LSTM, "gru": GRU}
+#: Gate blocks stacked in the rows of W_hh ((G·N, N)) and blocks of N in the state.
+GATES = {"elman": 1, "lstm": 4, "gru": 3}
+STATE_BLOCKS = {"elman": 1, "lstm": 2, "gru": 1}
+
+
+def kind_of(rows: int, cols: int) -> str | None:
+    """The cell kind whose recurrent weights are ``(rows, cols)``: N×N Elman, 4N×N LSTM,
+    3N×N GRU (the three never coincide for N >= 1); None for any other shape."""
+    if cols < 1 or rows % cols:
+        return None
+    return {g: kind for kind, g in GATES.items()}.get(rows // cols)
 
 
 def check_kind(kind, activation="tanh", forget_bias=0.0) -> str:

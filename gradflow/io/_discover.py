@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cells import GRU, LSTM, Elman
+from ..cells import GRU, LSTM, Elman, kind_of
 from ..errors import WeightFileError
 from ._layer import RecurrentLayer
 
@@ -258,7 +258,7 @@ def _kind(shape, key: str, origin: str, shown=None) -> str:
     if len(shape) != 2 or 0 in shape:
         raise _fail(origin, f"{key}: expected 2-D recurrent weights, got shape {shown}")
     rows, cols = shape
-    kind = {cols: "elman", 3 * cols: "gru", 4 * cols: "lstm"}.get(rows)
+    kind = kind_of(rows, cols)
     if kind is None:
         raise _fail(
             origin,

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from ..cells import GRU, LSTM, Elman
+from ..cells import GATES, GRU, LSTM, Elman, kind_of
 from ._layer import RecurrentLayer
 
 __all__ = ["build", "to_torch"]
@@ -21,9 +21,6 @@ __all__ = ["build", "to_torch"]
 
 _KINDS = {"SimpleRNN": "elman", "SimpleRNNCell": "elman", "LSTM": "lstm", "LSTMCell": "lstm",
           "CuDNNLSTM": "lstm", "GRU": "gru", "GRUCell": "gru", "CuDNNGRU": "gru"}  # fmt: skip
-
-
-_GATES = {"elman": 1, "gru": 3, "lstm": 4}
 
 
 class _Problem(Exception):
@@ -109,7 +106,7 @@ def to_torch(kind: str, kernel, recurrent, bias, *, cudnn: bool = False):
 
     ``bias_rows`` is () without a bias, else one ``(G·N,)`` row per half (input, recurrent).
     """
-    n_gates = _GATES[kind]
+    n_gates = GATES[kind]
     if cudnn:
         kernel, recurrent = _from_cudnn(kernel, recurrent, n_gates)
     order = (1, 0, 2) if kind == "gru" else range(n_gates)  # Keras z, r, h -> r, z, n
@@ -140,7 +137,7 @@ def build(f, slot: _Slot, limit: int) -> RecurrentLayer:
         for key in slot.keys
     )
     n, width = recurrent.shape if recurrent.ndim == 2 else (0, 0)
-    kind = {1: "elman", 3: "gru", 4: "lstm"}.get(width // n if n and width % n == 0 else 0)
+    kind = kind_of(width, n) if n else None
     if kind is None or kernel.ndim != 2 or kernel.shape[1] != width:
         raise _Problem(f"{where}: kernel {kernel.shape} and recurrent_kernel {recurrent.shape} "
                        "are not (D, G·N) and (N, G·N) with G = 1, 3 or 4")  # fmt: skip
@@ -148,7 +145,7 @@ def build(f, slot: _Slot, limit: int) -> RecurrentLayer:
         if slot.cls not in _KINDS:
             raise _Problem(f"{where}: cell class {slot.cls} is not supported")
         raise _Problem(f"{where}: a {slot.cls} needs recurrent_kernel (N, "
-                       f"{_GATES[_KINDS[slot.cls]]}N), got {recurrent.shape}")  # fmt: skip
+                       f"{GATES[_KINDS[slot.cls]]}N), got {recurrent.shape}")  # fmt: skip
     bshape = None if bias is None else bias.shape
     cudnn = slot.cls.startswith("CuDNN") or (kind != "elman" and bshape == (2 * width,))
     allowed = [(2 * width,)] if cudnn else [(width,), (2, width)][: 1 + (kind == "gru")]

@@ -22,7 +22,7 @@ from .. import spectral, tasks
 from .._rng import spawn_seeds
 from .._validation import NonFiniteError, as_choice, as_choices, as_floats, as_int
 from ..cells import ACTIVATIONS
-from ..cells._factory import build, check_kind, initial_params
+from ..cells._factory import GATES, STATE_BLOCKS, build, check_kind, initial_params
 from ..jacobians import log_gradient_norms
 from ._drive import _MIN_STEPS, Drive, _as_drive
 
@@ -76,7 +76,7 @@ def _draw_network(task: _Task, seed: int):
         rng=_stream(task.seed_seq, seed, 0),
     )  # fmt: skip
     W_hh = params["W_hh"]
-    state_size = 2 * task.n if task.cell == "lstm" else task.n
+    state_size = STATE_BLOCKS[task.cell] * task.n
     v = np.zeros(state_size)
     v[: task.n] = _stream(task.seed_seq, seed, 1).standard_normal(task.n)
     v /= np.linalg.norm(v)
@@ -106,8 +106,7 @@ def _spectra(cell) -> tuple[np.ndarray, np.ndarray]:
 
 def _run_task(task: _Task) -> dict:
     """Log gradient norms ``(B, steps+1)`` by lag, spectral radii and σ_max of one chunk."""
-    rows = {"elman": 1, "lstm": 4, "gru": 3}[task.cell]
-    block = max(1, _BLOCK_BYTES // (8 * rows * task.n * task.n))
+    block = max(1, _BLOCK_BYTES // (8 * GATES[task.cell] * task.n * task.n))
     pieces = []
     stop = task.first_seed + task.n_seeds
     for start in range(task.first_seed, stop, block):

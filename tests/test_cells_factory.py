@@ -1,0 +1,21 @@
+"""Cells by name: the kinds, their gate and state blocks, and shapes back to kinds."""
+
+import pytest
+
+from gradflow import cells
+
+
+@pytest.mark.parametrize("kind", list(cells.KINDS))
+def test_gate_and_state_blocks_are_those_of_the_built_cells(kind):
+    cell = cells.build(kind, cells.initial_params(kind, 5, rng=0))
+    assert len(cell.recurrent_blocks) == cells.GATES[kind]
+    assert cell.W_hh.shape == (cells.GATES[kind] * 5, 5)
+    assert cell.state_size == cells.STATE_BLOCKS[kind] * 5
+    assert cells.kind_of(*cell.W_hh.shape) == kind
+
+
+@pytest.mark.parametrize(("shape", "kind"), [((1, 1), "elman"), ((8, 2), "lstm"),
+                                             ((6, 2), "gru"), ((4, 4), "elman"),
+                                             ((4, 2), None), ((7, 2), None), ((3, 0), None)])  # fmt: skip
+def test_kind_of_shapes(shape, kind):
+    assert cells.kind_of(*shape) == kind

@@ -14,8 +14,10 @@ def test_gate_and_state_blocks_are_those_of_the_built_cells(kind):
     assert cells.kind_of(*cell.W_hh.shape) == kind
 
 
-@pytest.mark.parametrize(("shape", "kind"), [((1, 1), "elman"), ((8, 2), "lstm"),
-                                             ((6, 2), "gru"), ((4, 4), "elman"),
-                                             ((4, 2), None), ((7, 2), None), ((3, 0), None)])  # fmt: skip
+SHAPES = [((1, 1), "elman"), ((8, 2), "lstm"), ((6, 2), "gru"), ((4, 4), "elman"),
+          ((4, 2), None), ((7, 2), None), ((3, 0), None)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("shape", "kind"), SHAPES)
 def test_kind_of_shapes(shape, kind):
     assert cells.kind_of(*shape) == kind

@@ -59,6 +59,32 @@ def test_each_network_matches_its_documented_draws_and_a_dense_product():
             np.testing.assert_allclose(rows["sigma_max"], sigma, rtol=1e-10)
 
 
+@pytest.mark.parametrize("scale", [0.3, 2.5])
+def test_a_gaussian_drive_feeds_the_documented_scaled_inputs_to_a_tanh_network(scale):
+    # Seed s's h0, W_xh (entries N(0, scale²/D)) and inputs come from its child 2; the run and
+    # the backward product are recomputed here with plain NumPy, so an ignored or misapplied
+    # scale changes the trajectory and so the log norms.
+    n, steps, size = 5, 30, 3
+    df = gradient_growth(
+        ["gaussian"], [1.3], n=n, steps=steps, seeds=2, rng=4, progress=False,
+        inputs={"kind": "gaussian", "scale": scale, "size": size},
+    )  # fmt: skip
+    (pair,) = np.random.SeedSequence(4).spawn(1)
+    for s, seed_seq in enumerate(pair.spawn(2)):
+        w_seq, v_seq, x_seq = (np.random.default_rng(q) for q in seed_seq.spawn(3))
+        W = init.gaussian(n, gain=1.3, rng=w_seq)
+        v = v_seq.standard_normal(n)
+        h = [x_seq.standard_normal(n)]
+        W_xh = x_seq.standard_normal((n, size)) * (scale / np.sqrt(size))
+        for x in x_seq.standard_normal((steps, size)):
+            h.append(np.tanh(W @ h[-1] + W_xh @ x))
+        adjoint, expected = v / np.linalg.norm(v), [0.0]
+        for t in range(steps, 0, -1):  # ∂⟨v, h_T⟩/∂h_{t-1} = Wᵀ diag(1 - h_t²) ∂⟨v, h_T⟩/∂h_t
+            adjoint = W.T @ ((1 - h[t] ** 2) * adjoint)
+            expected.append(np.log(np.linalg.norm(adjoint)))
+        np.testing.assert_allclose(df[df.seed == s]["log_norm"], expected, rtol=1e-10, atol=1e-12)
+
+
 def test_linear_gaussian_long_lag_rate_is_the_log_spectral_radius_of_each_draw():
     df = gradient_growth(
         ["gaussian"], [0.9, 1.2], n=32, steps=400, seeds=4, activation="linear", rng=2,

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._validation import as_array, as_int
 
-__all__ = ["Cell", "Trajectory", "check_run", "matvec", "rmatvec"]
+__all__ = ["Cell", "Trajectory", "check_run", "matvec", "network_sum", "outer_sum", "rmatvec"]
 
 
 def _frozen(arr: np.ndarray | None) -> np.ndarray | None:
@@ -58,8 +58,13 @@ class Trajectory:
 
     @property
     def batch_size(self) -> int | None:
-        """B for a batched run, None otherwise."""
-        return self.states.shape[1] if self.states.ndim == 3 else None
+        """B for a batched run (P, the number of networks, for a population run), else None."""
+        return self.states.shape[1] if self.states.ndim >= 3 else None
+
+    @property
+    def n_sequences(self) -> int | None:
+        """M for a population run (states ``(T+1, P, M, S)``), None otherwise."""
+        return self.states.shape[2] if self.states.ndim == 4 else None
 
     @property
     def state_size(self) -> int:
@@ -72,17 +77,50 @@ class Trajectory:
 
 
 def matvec(W: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """W h for W ``(R, M)`` or ``(B, R, M)`` and h ``(M,)`` or ``(B, M)`` -> ``(…, R)``."""
+    """W h for W ``(R, C)`` or ``(B, R, C)`` and h ``(C,)``, ``(B, C)`` or ``(B, M, C)``.
+
+    Returns ``(…, R)``. The population layout (3-D ``W`` and ``h``: network b applied to its
+    M vectors) is one batched GEMM.
+    """
     if W.ndim == 2:
         return h @ W.T
+    if h.ndim == 3:
+        return np.matmul(h, np.swapaxes(W, -1, -2))
     return np.matmul(W, h[..., None])[..., 0]
 
 
 def rmatvec(W: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Wᵀ u for W ``(R, M)`` or ``(B, R, M)`` and u ``(R,)`` or ``(B, R)`` -> ``(…, M)``."""
-    if W.ndim == 2:
-        return u @ W
+    """Wᵀ u for W ``(R, C)`` or ``(B, R, C)`` and u ``(R,)``, ``(B, R)`` or ``(B, M, R)``."""
+    if W.ndim == 2 or u.ndim == 3:
+        return np.matmul(u, W)
     return np.matmul(u[:, None, :], W)[:, 0, :]
+
+
+def outer_sum(delta: np.ndarray, x: np.ndarray, n_networks: int | None) -> np.ndarray:
+    """Σ over steps and sequences of δ xᵀ: the gradient of a weight matrix from its adjoints.
+
+    ``delta`` is ``(T, …, R)`` and ``x`` ``(T, …, C)`` with the same leading axes (``x`` may
+    lack the batch axes when the inputs are shared, ``(T, C)``). Shared weights
+    (``n_networks`` None) give one ``(R, C)`` sum over everything; stacked weights give
+    ``(B, R, C)``, summing over steps (and a population's M sequences) network by network.
+    """
+    R, C = delta.shape[-1], x.shape[-1]
+    if x.ndim < delta.ndim:  # inputs shared by the batch: sum δ over it first
+        x = np.broadcast_to(x.reshape(x.shape[0], *[1] * (delta.ndim - 2), C),
+                            (*delta.shape[:-1], C))  # fmt: skip
+    if n_networks is None:
+        return delta.reshape(-1, R).T @ x.reshape(-1, C)
+    d = np.moveaxis(delta, 1, 0).reshape(n_networks, -1, R)
+    xx = np.moveaxis(x, 1, 0).reshape(n_networks, -1, C)
+    return np.matmul(np.swapaxes(d, -1, -2), xx)
+
+
+def network_sum(delta: np.ndarray, n_networks: int | None) -> np.ndarray:
+    """Σ over steps and sequences of δ ``(T, …, R)``: a bias gradient, ``(R,)`` or ``(B, R)``."""
+    R = delta.shape[-1]
+    if n_networks is None:
+        return delta.reshape(-1, R).sum(axis=0)
+    return np.moveaxis(delta, 1, 0).reshape(n_networks, -1, R).sum(axis=1)
 
 
 class Cell(abc.ABC):
@@ -194,12 +232,17 @@ class Cell(abc.ABC):
 
     # -- shared input handling ----------------------------------------------------------------
     def _resolve_batch(self, xs, h0):
-        """Validate ``xs`` and ``h0``; return (T, inputs or None, s0 array, batch or None).
+        """Validate ``xs`` and ``h0``; return (T, inputs or None, s0 array, lead shape).
 
-        ``inputs`` never shares memory with the caller's ``xs`` (a trajectory freezes it).
+        ``lead`` is ``()`` for one sequence, ``(B,)`` for a batch (of sequences, of initial
+        states or of stacked networks) and ``(P, M)`` for a population run: stacked weights of
+        P networks with inputs ``(T, P, M, D)`` (or an initial state ``(P, M, S)``), network p
+        running its own M sequences. ``inputs`` never shares memory with the caller's ``xs``
+        (a trajectory freezes it).
         """
-        sizes = {}
-        if self.n_networks is not None:
+        sizes, lead = {}, {}
+        population = self.n_networks is not None
+        if population:
             sizes["W_hh"] = self.n_networks
         inputs = None
         if isinstance(xs, (int, np.integer)) and not isinstance(xs, bool):
@@ -209,7 +252,8 @@ class Cell(abc.ABC):
                 raise ValueError(
                     "xs: this cell has no W_xh, so it takes no inputs; pass an int number of steps"
                 )
-            inputs = as_array(xs, "xs", ndim=(2, 3), dtype=self.dtype)
+            ndim = (2, 3, 4) if population else (2, 3)
+            inputs = as_array(xs, "xs", ndim=ndim, dtype=self.dtype)
             if isinstance(xs, np.ndarray) and np.may_share_memory(inputs, xs):
                 inputs = inputs.copy()
             if inputs.shape[-1] != self.input_size:
@@ -218,30 +262,40 @@ class Cell(abc.ABC):
                     f"got shape {inputs.shape}"
                 )
             n_steps = inputs.shape[0]
-            if inputs.ndim == 3:
+            if inputs.ndim >= 3:
                 sizes["xs"] = inputs.shape[1]
+                lead["xs"] = inputs.shape[1:-1]
         if h0 is not None:
-            h0 = as_array(h0, "h0", ndim=(1, 2), dtype=self.dtype)
+            ndim = (1, 2, 3) if population else (1, 2)
+            h0 = as_array(h0, "h0", ndim=ndim, dtype=self.dtype)
             if h0.shape[-1] != self.state_size:
                 raise ValueError(
                     f"h0: expected size {self.state_size} on the last axis, got {h0.shape}"
                 )
-            if h0.ndim == 2:
+            if h0.ndim >= 2:
                 sizes["h0"] = h0.shape[0]
+                lead["h0"] = h0.shape[:-1]
         if len(set(sizes.values())) > 1:
             detail = ", ".join(f"{k} {v}" for k, v in sizes.items())
             name = "h0" if "h0" in sizes else "xs"
             raise ValueError(f"{name}: batch sizes disagree ({detail})")
+        shapes = set(lead.values())
+        if len(shapes) > 1 and any(len(shape) == 2 for shape in shapes):
+            raise ValueError(
+                f"h0: expected shape {(*lead['xs'], self.state_size)} to match xs "
+                f"{inputs.shape}, got {h0.shape}"
+            )
         batch = next(iter(sizes.values()), None)
-        shape = (self.state_size,) if batch is None else (batch, self.state_size)
-        h0 = np.zeros(shape, self.dtype) if h0 is None else np.broadcast_to(h0, shape)
-        return n_steps, inputs, h0, batch
+        shape = max(shapes, key=len) if shapes else (() if batch is None else (batch,))
+        h0_shape = (*shape, self.state_size)
+        h0 = np.zeros(h0_shape, self.dtype) if h0 is None else np.broadcast_to(h0, h0_shape)
+        return n_steps, inputs, h0, shape
 
-    def _drive(self, inputs, n_steps: int, batch: int | None, bias=None):
-        """``W_xh x_t + bias`` for all t at once, ``(T, [B,] R)``: one GEMM, not T small ones.
+    def _drive(self, inputs, n_steps: int, lead: tuple, bias=None):
+        """``W_xh x_t + bias`` for all t at once, ``(T, *lead, R)``: one GEMM, not T small ones.
 
         R is the number of rows of ``W_xh`` (N for Elman, 4N for the LSTM's gates); None
-        when there is neither an input nor a bias.
+        when there is neither an input nor a bias. ``bias`` is ``(R,)`` or ``(B, R)``.
         """
         drive = None
         if inputs is not None:
@@ -250,18 +304,26 @@ class Cell(abc.ABC):
             if W.ndim == 2:  # one 2-D GEMM over all steps (and sequences)
                 flat = inputs.reshape(-1, self.input_size) @ W.T
                 drive = flat.reshape(*inputs.shape[:-1], rows)
-                if inputs.ndim == 2 and batch is not None:  # one sequence, a batch of states
+                if inputs.ndim == 2 and lead:  # one sequence, a batch of states
                     drive = drive[:, None, :]
+            elif inputs.ndim == 4:  # a population: P GEMMs (T·M, D) @ (D, R)
+                x = np.moveaxis(inputs, 1, 0).reshape(W.shape[0], -1, self.input_size)
+                drive = np.moveaxis(
+                    np.matmul(x, np.swapaxes(W, -1, -2)).reshape(W.shape[0], n_steps, -1, rows),
+                    0, 1,
+                )  # fmt: skip
             elif inputs.ndim == 3:  # B GEMMs (R, D) @ (D, T), one per network
                 drive = np.matmul(W, inputs.transpose(1, 2, 0)).transpose(2, 0, 1)
             else:  # one GEMM (T, D) @ (D, B·R) for inputs shared by the networks
                 drive = (inputs @ W.reshape(-1, self.input_size).T).reshape(n_steps, *W.shape[:2])
+            if len(lead) == 2 and drive.ndim == 3:  # shared by a population's M sequences
+                drive = drive[:, :, None, :]
         if bias is not None:
+            if len(lead) == 2 and bias.ndim == 2:  # (P, R): one bias per network
+                bias = bias[:, None, :]
             drive = bias if drive is None else drive + bias
         if drive is not None:
-            rows = drive.shape[-1]
-            shape = (n_steps, rows) if batch is None else (n_steps, batch, rows)
-            drive = np.broadcast_to(drive, shape)
+            drive = np.broadcast_to(drive, (n_steps, *lead, drive.shape[-1]))
         return drive
 
     # -- public, checked ----------------------------------------------------------------------
@@ -311,11 +373,13 @@ class Cell(abc.ABC):
     def jacobian(self, traj: Trajectory, t: int) -> np.ndarray:
         """∂s_t/∂s_{t-1}, shape ``(S, S)`` or ``(B, S, S)``; ``t`` runs from 1 to T."""
         traj = self.check_trajectory(traj)
+        _refuse_population(traj)
         return self._dense_jacobian(traj, self._check_step(traj, t))
 
     def iter_jacobians(self, traj: Trajectory, start: int = 1, stop: int | None = None):
         """Yield ∂s_t/∂s_{t-1} for t = start, ..., stop (inclusive; default 1..T), one at a time."""
         traj = self.check_trajectory(traj)
+        _refuse_population(traj)
         first = self._check_step(traj, start)
         last = traj.n_steps if stop is None else self._check_step(traj, stop)
         for t in range(first, last + 1):
@@ -324,6 +388,7 @@ class Cell(abc.ABC):
     def vjp(self, traj: Trajectory, t: int, v) -> np.ndarray:
         """The vector–Jacobian product vᵀ ∂s_t/∂s_{t-1}: ``v`` is ``(S,)`` or ``(B, S)``."""
         traj = self.check_trajectory(traj)
+        _refuse_population(traj)
         t = self._check_step(traj, t)
         v = self._check_state_vector(traj, v)
         if traj.batch_size is not None and v.ndim == 1:
@@ -337,6 +402,7 @@ class Cell(abc.ABC):
         2·S²·k flops, without forming the Jacobian.
         """
         traj = self.check_trajectory(traj)
+        _refuse_population(traj)
         t = self._check_step(traj, t)
         vectors = self._check_state_vector(traj, vectors, "vectors", trailing=1)
         if traj.batch_size is not None and vectors.ndim == 2:
@@ -344,12 +410,25 @@ class Cell(abc.ABC):
         return self.jvp_block(traj, t, vectors)
 
 
-def check_run(cell, traj) -> tuple[Cell, Trajectory]:
+def check_run(cell, traj, *, population: bool = False) -> tuple[Cell, Trajectory]:
     """``(cell, traj)`` once ``cell`` is a gradflow cell and ``traj`` a run of it, else raise.
 
     What every function taking a cell and its trajectory checks first (one-line errors that
-    name ``cell`` or ``traj``).
+    name ``cell`` or ``traj``). A population run (states ``(T+1, P, M, S)``) is refused unless
+    ``population`` is set: only backpropagation and parameter gradients take one.
     """
     if not isinstance(cell, Cell):
         raise TypeError(f"cell: expected a gradflow cell, got {type(cell).__name__}")
-    return cell, cell.check_trajectory(traj)
+    traj = cell.check_trajectory(traj)
+    if not population:
+        _refuse_population(traj)
+    return cell, traj
+
+
+def _refuse_population(traj: Trajectory) -> None:
+    if traj.n_sequences is not None:
+        raise ValueError(
+            f"traj: expected one sequence per network, got a population run of "
+            f"{traj.n_sequences} sequences each (states {traj.states.shape}); Jacobian "
+            "analyses take one sequence per network"
+        )

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _activations
 from .._validation import NonFiniteError, as_array, as_matrix
-from ._base import Cell, Trajectory, matvec, rmatvec
+from ._base import Cell, Trajectory, matvec, network_sum, outer_sum, rmatvec
 
 __all__ = ["Elman"]
 
@@ -120,19 +120,21 @@ class Elman(Cell):
 
         Parameters
         ----------
-        xs : int or array_like, shape (T, D) or (T, B, D)
-            Inputs, or the number of steps T for an input-free run.
-        h0 : array_like, shape (N,) or (B, N), optional
+        xs : int or array_like, shape (T, D), (T, B, D) or (T, P, M, D)
+            Inputs, or the number of steps T for an input-free run. ``(T, P, M, D)`` is a
+            population run of stacked weights: network p runs its M sequences.
+        h0 : array_like, shape (N,), (B, N) or (P, M, N), optional
             Initial state (default zeros).
 
         Returns
         -------
         Trajectory
-            ``states`` of shape ``(T+1, [B,] N)``; batched when the weights, the inputs or
-            ``h0`` carry a batch axis (their sizes must agree).
+            ``states`` of shape ``(T+1, [B,] N)``, or ``(T+1, P, M, N)`` for a population;
+            batched when the weights, the inputs or ``h0`` carry a batch axis (their sizes
+            must agree).
         """
-        n_steps, inputs, h0, batch = self._resolve_batch(xs, h0)
-        drive = self._drive(inputs, n_steps, batch, self.b)
+        n_steps, inputs, h0, lead = self._resolve_batch(xs, h0)
+        drive = self._drive(inputs, n_steps, lead, self.b)
         states = np.empty((n_steps + 1, *h0.shape), self.dtype)
         states[0] = h0
         phi = self._phi.forward
@@ -203,27 +205,19 @@ class Elman(Cell):
         -------
         dict
             ``"W_hh"``, and ``"W_xh"`` and ``"b"`` where the cell has them, each shaped like the
-            parameter; for shared weights and a batch of sequences, summed over the batch.
+            parameter; for shared weights and a batch of sequences, summed over the batch (for
+            a population, over each network's sequences).
         """
         traj, adjoints = self._check_adjoints(traj, adjoints)
         delta = adjoints[1:] * self._phi.derivative(traj.states[1:])
-        prev = traj.states[:-1]
-        shared = self.W_hh.ndim == 2
-        if shared:
-            flat = delta.reshape(-1, self.hidden_size)
-            grads = {"W_hh": flat.T @ prev.reshape(-1, self.hidden_size)}
-        else:
-            grads = {"W_hh": np.einsum("tbi,tbj->bij", delta, prev)}
+        P = self.n_networks
+        grads = {"W_hh": outer_sum(delta, traj.states[:-1], P)}
         if self.W_xh is not None:
             inputs = traj.inputs
             if inputs is None:
                 grads["W_xh"] = np.zeros_like(self.W_xh)
-            elif shared:
-                grads["W_xh"] = flat.T @ inputs.reshape(-1, self.input_size)
-            elif inputs.ndim == 3:
-                grads["W_xh"] = np.einsum("tbi,tbd->bid", delta, inputs)
             else:
-                grads["W_xh"] = np.einsum("tbi,td->bid", delta, inputs)
+                grads["W_xh"] = outer_sum(delta, inputs, P)
         if self.b is not None:
-            grads["b"] = flat.sum(axis=0) if shared else delta.sum(axis=0)
+            grads["b"] = network_sum(delta, P)
         return grads

@@ -206,13 +206,13 @@ class GRU(Cell):
         NonFiniteError
             If a state or a gate pre-activation is not finite (weights or inputs too large).
         """
-        n_steps, inputs, h0, batch = self._resolve_batch(xs, h0)
+        n_steps, inputs, h0, lead = self._resolve_batch(xs, h0)
         N = self.hidden_size
         shared = inputs
-        if inputs is not None and inputs.ndim == 2 and batch is not None and self.W_hh.ndim == 2:
+        if inputs is not None and inputs.ndim == 2 and lead and self.W_hh.ndim == 2:
             shared = inputs[:, None, :]  # (T, D) inputs for a batch from h0: (T, 1, 3N) drive
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, in one line
-            drive = self._drive(shared, n_steps, batch)
+            drive = self._drive(shared, n_steps, lead)
         states = np.empty((n_steps + 1, *h0.shape), self.dtype)
         states[0] = h0
         # One buffer per step, laid out [r, z, hn, n]: the recurrent GEMM writes its three

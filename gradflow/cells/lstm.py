@@ -210,7 +210,7 @@ class LSTM(Cell):
             nonlinearities, ``(T, [B,] 4N)``), ``tanh_c`` (``(T, [B,] N)``), ``dgates`` (the
             diagonals of :math:`D^i, D^f, D^g, D^o`) and ``kappa`` (of K), row t-1 for step t.
         """
-        n_steps, inputs, s0, batch = self._resolve_batch(xs, h0)
+        n_steps, inputs, s0, lead_shape = self._resolve_batch(xs, h0)
         n, W, bias, lead = self.hidden_size, self.W_hh, self.b, s0.shape[:-1]
         states = np.empty((n_steps + 1, *lead, 2 * n), self.dtype)
         states[0] = s0
@@ -227,7 +227,7 @@ class LSTM(Cell):
             for s in range(0, n_steps, chunk):
                 e = min(s + chunk, n_steps)
                 x = None if inputs is None else inputs[s:e]
-                drive = self._drive(x, e - s, batch, bias)
+                drive = self._drive(x, e - s, lead_shape, bias)
                 for t in range(s, e):
                     a, d, c = gates[t], dgates[t], states[t, ..., n:]
                     if W_T is not None:

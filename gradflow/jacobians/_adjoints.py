@@ -12,7 +12,7 @@ __all__ = ["backprop", "log_gradient_norms"]
 
 def _cotangent(cell: Cell, traj: Trajectory, v, *, per_step: bool):
     """Validate v: one state ``(S,)``/``(B, S)``, or with ``per_step`` also ``(T+1, [B,] S)``."""
-    v = as_array(v, "v", ndim=(1, 2, 3), dtype=traj.states.dtype)
+    v = as_array(v, "v", ndim=(1, 2, 3, 4), dtype=traj.states.dtype)
     if per_step and v.shape == traj.states.shape:
         return v, True
     one_state = traj.states.shape[1:]
@@ -34,7 +34,8 @@ def backprop(cell, traj, v) -> np.ndarray:
     cell : Cell
         The cell that produced ``traj``.
     traj : Trajectory
-        A forward run with states ``(T+1, [B,] S)``.
+        A forward run with states ``(T+1, [B,] S)``, or a population run ``(T+1, P, M, S)``
+        (then read ``[B,]`` as ``P, M``).
     v : array_like, shape (S,), (B, S) or (T+1, [B,] S)
         The cotangent of the last state; a ``(S,)`` vector is shared by a batch. A full
         ``(T+1, [B,] S)`` array is a cotangent for every state: the adjoints then belong to
@@ -60,7 +61,7 @@ def backprop(cell, traj, v) -> np.ndarray:
     >>> backprop(cell, traj, np.array([1.0, 0.0]))[:, 0]
     array([8., 4., 2., 1.])
     """
-    cell, traj = check_run(cell, traj)
+    cell, traj = check_run(cell, traj, population=True)
     v, per_step = _cotangent(cell, traj, v, per_step=True)
     adjoints = np.empty_like(traj.states)
     adjoints[-1] = v[-1] if per_step else v

@@ -146,6 +146,79 @@ def test_by_norm_clips_each_tensor_on_its_own():
     assert not np.array_equal(out_global["small"], grads["small"])
 
 
+# ---------------------------------------------------------------- exactly at the threshold
+# Pascanu et al. (2013), Algorithm 1, clips when ||g|| >= c; at ||g|| = c the scale c/||g|| is 1,
+# so the values stay as they are while info counts the clip. [3, 4] has norm exactly 5.
+
+
+def _unchanged_copy(out, grads):
+    for key in grads:
+        assert out[key].tobytes() == np.asarray(grads[key], dtype=float).tobytes()
+        assert not np.may_share_memory(out[key], grads[key])
+
+
+@pytest.mark.parametrize(
+    ("rule", "fraction"),
+    [
+        (clip.by_global_norm(5.0), 2 / 5),  # the non-zero entries 3 and 4 of all five
+        (clip.by_norm(5.0), 0.0),  # no single tensor reaches 5
+    ],
+    ids=repr,
+)
+def test_a_global_norm_exactly_at_the_threshold(rule, fraction):
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([4.0]), "c": np.zeros(2)}
+    out, info = rule(grads)
+    _unchanged_copy(out, grads)
+    assert info.norm == info.norm_after == 5.0
+    assert (info.clipped, info.scale, info.cosine) == (fraction > 0, 1.0, 1.0)
+    assert info.fraction_clipped == fraction
+
+
+@pytest.mark.parametrize("factory", [clip.by_norm, clip.by_global_norm])
+def test_a_tensor_norm_exactly_at_the_threshold_is_clipped_with_scale_one(factory):
+    grads = {"w": np.array([[3.0, 0.0], [4.0, 0.0]]), "b": np.array([0.0])}
+    out, info = factory(5.0)(grads)
+    _unchanged_copy(out, grads)
+    assert (info.clipped, info.scale, info.cosine) == (True, 1.0, 1.0)
+    assert info.fraction_clipped == 2 / 5  # the non-zero entries of the clipped tensor
+    # one ulp either side: not clipped above the norm; scaled by c/5 < 1 below it
+    above, info = factory(np.nextafter(5.0, np.inf))(grads)
+    _unchanged_copy(above, grads)
+    assert (info.clipped, info.scale, info.fraction_clipped) == (False, 1.0, 0.0)
+    below = np.nextafter(5.0, 0.0)
+    out, info = factory(below)(grads)
+    np.testing.assert_allclose(out["w"], grads["w"] * (below / 5.0), rtol=1e-15, atol=0)
+    assert info.clipped and info.fraction_clipped == 2 / 5
+    assert info.scale == pytest.approx(below / 5.0, rel=1e-15, abs=0) and info.scale < 1.0
+
+
+def test_entries_exactly_at_the_value_bound_count_as_clipped():
+    grads = {"g": np.array([1.0, -1.0, 0.5, 0.0])}
+    out, info = clip.by_value(1.0)(grads)
+    _unchanged_copy(out, grads)
+    assert (info.clipped, info.scale, info.cosine) == (True, 1.0, 1.0)
+    assert info.fraction_clipped == np.mean(np.abs(grads["g"]) >= 1.0) == 2 / 4
+    grads = {"g": np.array([2.0, -1.0, 0.5]), "h": np.array([-1.0])}
+    out, info = clip.by_value(1.0)(grads)
+    np.testing.assert_array_equal(out["g"], [1.0, -1.0, 0.5])
+    assert out["h"].tolist() == [-1.0]
+    assert info.clipped and info.fraction_clipped == 3 / 4  # 2, -1 and -1 reach the bound
+    _, info = clip.by_value(np.nextafter(1.0, np.inf))({"g": [1.0, -1.0, 0.5]})
+    assert (info.clipped, info.fraction_clipped) == (False, 0.0)
+
+
+def test_a_unit_exactly_at_its_adaptive_bound_is_clipped_with_scale_one():
+    # bounds 0.5 * ||W_u||: 2.5 for row 0 (||[1.5, 2]|| = 2.5 exactly) and 0.5 for row 1
+    params = {"W": np.array([[3.0, 4.0], [1.0, 0.0]])}
+    grads = {"W": np.array([[1.5, 2.0], [0.1, 0.0]])}
+    out, info = clip.adaptive(0.5)(grads, params=params)
+    _unchanged_copy(out, grads)
+    assert (info.clipped, info.scale, info.cosine) == (True, 1.0, 1.0)
+    assert info.fraction_clipped == 2 / 4  # row 0's two entries
+    _, info = clip.adaptive(np.nextafter(0.5, np.inf))(grads, params=params)
+    assert (info.clipped, info.fraction_clipped) == (False, 0.0)
+
+
 # ---------------------------------------------------------------- adaptive clipping
 
 

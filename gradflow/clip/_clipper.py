@@ -67,15 +67,21 @@ class ClipInfo:
     norm_after : float
         Global L2 norm of the returned gradient.
     scale : float
-        ``by_global_norm`` (and ``none``): the factor applied, 1.0 if not clipped; other rules:
-        the ratio of norm_after to the norm of the gradient the rule saw; 0.0 on a skip.
+        ``by_global_norm`` (and ``none``): the factor applied, 1.0 at or below the threshold;
+        other rules: the ratio of norm_after to the norm of the gradient the rule saw; 0.0 on a
+        skip.
     fraction_clipped : float
-        Fraction of entries whose value changed (replaced NaN/inf entries count).
+        Fraction of entries the rule clipped, replaced NaN/inf entries included: for
+        ``by_value`` those with |g_i| ≥ c, for the norm rules the non-zero entries of each
+        tensor, gradient or unit whose norm is ≥ its bound. Away from the bound these are the
+        entries whose value changed; at it they are counted although nothing changes.
     cosine : float
         Cosine between the gradient the rule saw and the returned one: exactly 1.0 when the
         rule changed nothing or scaled everything by one factor; NaN on a skip.
     clipped : bool
-        The rule changed the gradient the rule saw.
+        The rule clipped some entry: a norm or an entry reached its bound. At the bound
+        exactly (Pascanu et al. 2013, Algorithm 1: clip when ‖g‖ ≥ c) the rule clips with
+        scale 1, so the flag is set while no value changes.
     nonfinite : bool
         The raw gradient held NaN or inf.
     skip : bool
@@ -170,7 +176,7 @@ class Clipper:
                 arrays[k] = np.where(np.isfinite(raw[k]), raw[k], 0.0)
                 norms[k] = _tensor_norm(arrays[k])[0]
         rule = _RULES[self.name][0]
-        out, factor = rule(arrays, norms, self.threshold, self.eps, weights)
+        out, factor, hits = rule(arrays, norms, self.threshold, self.eps, weights)
         changed_keys = [k for k in out if out[k] is not arrays[k]]
         after = {k: _tensor_norm(out[k])[0] if k in changed_keys else norms[k] for k in out}
         norm_in, norm_after = _combine(norms.values()), _combine(after.values())
@@ -179,17 +185,15 @@ class Clipper:
             cosine = _cosine(arrays, out, norm_in, norm_after) if changed_keys else 1.0
         else:
             cosine = 1.0
-        n_changed = sum(
-            int(np.count_nonzero(raw[k] != v)) for k, v in out.items() if v is not raw[k]
-        )
+        n_clipped = hits + sum(bad.values())  # the rule's hits and the replaced entries
         clipped = {k: v.copy() if _shares(v, grads[k]) else v for k, v in out.items()}
         info = ClipInfo(
             norm=norm,
             norm_after=norm_after,
             scale=float(factor),
-            fraction_clipped=n_changed / size if size else 0.0,
+            fraction_clipped=n_clipped / size if size else 0.0,
             cosine=cosine,
-            clipped=bool(changed_keys),
+            clipped=hits > 0,
             nonfinite=bool(bad),
         )
         return clipped, info

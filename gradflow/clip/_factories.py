@@ -28,6 +28,8 @@ def by_value(max_value, *, nonfinite: str = "skip") -> Clipper:
     -----
     g_i <- min(max(g_i, -c), c). Unlike norm clipping this changes the direction: (3, 4)
     clipped at 1 is (1, 1), at cosine 7/sqrt(50) = 0.98995 from the raw gradient.
+    An entry with |g_i| >= c counts as clipped (``info.clipped``, ``info.fraction_clipped``),
+    so one exactly at the bound is counted although its value is unchanged.
 
     Examples
     --------
@@ -39,7 +41,7 @@ def by_value(max_value, *, nonfinite: str = "skip") -> Clipper:
 
 
 def by_norm(max_norm, *, nonfinite: str = "skip") -> Clipper:
-    """Rescale each tensor on its own whose L2 norm exceeds ``max_norm`` (Keras' ``clipnorm``).
+    """Rescale each tensor on its own whose L2 norm reaches ``max_norm`` (Keras' ``clipnorm``).
 
     Parameters
     ----------
@@ -50,8 +52,9 @@ def by_norm(max_norm, *, nonfinite: str = "skip") -> Clipper:
 
     Notes
     -----
-    For each tensor g_k: if ||g_k|| > c then g_k <- (c / ||g_k||) g_k. Each tensor keeps its
-    direction, but the whole gradient turns unless all are scaled alike.
+    For each tensor g_k: if ||g_k|| >= c then g_k <- (c / ||g_k||) g_k. Each tensor keeps its
+    direction, but the whole gradient turns unless all are scaled alike. A tensor exactly at
+    the bound is clipped with scale 1: counted in ``info`` with its values unchanged.
 
     Examples
     --------
@@ -63,7 +66,7 @@ def by_norm(max_norm, *, nonfinite: str = "skip") -> Clipper:
 
 
 def by_global_norm(max_norm, *, nonfinite: str = "skip") -> Clipper:
-    """Rescale all tensors together when their joint L2 norm exceeds ``max_norm``.
+    """Rescale all tensors together when their joint L2 norm reaches ``max_norm``.
 
     Parameters
     ----------
@@ -74,10 +77,12 @@ def by_global_norm(max_norm, *, nonfinite: str = "skip") -> Clipper:
 
     Notes
     -----
-    With ||g|| = sqrt(sum_k ||g_k||^2): if ||g|| > c then g <- (c / ||g||) g, so the norm after
-    is c (to rounding) and the direction is kept. ``torch.nn.utils.clip_grad_norm_`` multiplies
-    by min(1, c / (||g|| + 1e-6)) instead, which leaves its result smaller by the relative
-    amount 1e-6 / ||g|| and scales gradients slightly even at ||g|| = c.
+    With ||g|| = sqrt(sum_k ||g_k||^2): if ||g|| >= c then g <- (c / ||g||) g, so the norm after
+    is c (to rounding) and the direction is kept. At ||g|| = c exactly the gradient is clipped,
+    as in Algorithm 1 (``info.clipped``), with ``info.scale`` 1.0 and its values unchanged.
+    ``torch.nn.utils.clip_grad_norm_`` multiplies by min(1, c / (||g|| + 1e-6)) instead, which
+    leaves its result smaller by the relative amount 1e-6 / ||g|| and scales gradients slightly
+    even at ||g|| = c.
 
     References
     ----------
@@ -116,8 +121,9 @@ def adaptive(clipping, eps=1e-3, *, nonfinite: str = "skip") -> Clipper:
     A unit u is a row: index i along axis 0 of a parameter with two or more axes (the output
     unit of PyTorch's ``(out, in)`` layout, e.g. row i of ``W_hh``). A vector (bias) or scalar
     is one unit as a whole, as NFNet's ``unitwise_norm`` does. For each unit:
-    if ||G_u|| > clipping * max(||W_u||, eps) then G_u <- G_u * clipping * max(||W_u||, eps) /
-    ||G_u||; other units are returned unchanged.
+    if ||G_u|| >= clipping * max(||W_u||, eps) then G_u <- G_u * clipping * max(||W_u||, eps) /
+    ||G_u||; other units are returned unchanged. A unit exactly at its bound is clipped with
+    scale 1: counted in ``info`` with its values unchanged.
 
     References
     ----------

@@ -14,7 +14,6 @@ matches PyTorch step for step on the same gradients.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -43,15 +42,17 @@ class OptState:
 
     Attributes
     ----------
-    count : int
-        Number of updates made so far.
+    count : int or ndarray of int
+        Number of updates made so far; an array ``(P,)`` for a population of P networks
+        stacked on the leading axis of every parameter, each with its own count (Adam's
+        bias corrections then differ network by network).
     mu : mapping of str to ndarray
         First moments (momentum buffers, Adam's m); empty for plain SGD.
     nu : mapping of str to ndarray
         Second moments (Adam's v); empty otherwise.
     """
 
-    count: int
+    count: int | np.ndarray
     mu: Mapping[str, np.ndarray]
     nu: Mapping[str, np.ndarray]
 
@@ -126,18 +127,22 @@ class Optimizer:
             return updates, OptState(count, MappingProxyType(mu), state.nu)
         b1, b2 = self.beta1, self.beta2
         step_size = lr / (1.0 - b1**count)
-        root_correction = math.sqrt(1.0 - b2**count)
+        root_correction = np.sqrt(1.0 - b2**count)
         mu, nu, updates = {}, {}, {}
         for k, g in grads.items():
+            step_size_k, root_k = step_size, root_correction
+            if np.ndim(count):  # per network: (P,) factors, broadcast over each parameter
+                shape = (-1,) + (1,) * (g.ndim - 1)
+                step_size_k, root_k = step_size.reshape(shape), root_correction.reshape(shape)
             m = state.mu[k] * b1
             m += (1.0 - b1) * g
             v = state.nu[k] * b2
             v += (1.0 - b2) * (g * g)
             denom = np.sqrt(v)
-            denom /= root_correction
+            denom /= root_k
             denom += self.eps
             mu[k], nu[k] = m, v
-            updates[k] = (-step_size) * m / denom
+            updates[k] = (-step_size_k) * m / denom
         return updates, OptState(count, MappingProxyType(mu), MappingProxyType(nu))
 
 

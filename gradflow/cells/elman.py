@@ -138,9 +138,14 @@ class Elman(Cell):
         states = np.empty((n_steps + 1, *h0.shape), self.dtype)
         states[0] = h0
         phi = self._phi.forward
+        # a population (P, M, N): one batched GEMM per step on a C-ordered copy of W_hhᵀ
+        W_T = np.ascontiguousarray(np.swapaxes(self.W_hh, -1, -2)) if len(lead) == 2 else None
         with np.errstate(over="ignore", invalid="ignore"):
             for t in range(n_steps):
-                a = matvec(self.W_hh, states[t])
+                if W_T is None:
+                    a = matvec(self.W_hh, states[t])
+                else:
+                    a = np.matmul(states[t], W_T, out=states[t + 1])
                 if drive is not None:
                     a += drive[t]
                 states[t + 1] = phi(a)

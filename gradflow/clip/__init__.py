@@ -17,8 +17,13 @@ each rule does to the arrays), ``_clipper`` (:class:`Clipper`, :class:`ClipInfo`
 
 from ._clipper import ClipInfo, Clipper, global_norm
 from ._factories import adaptive, by_global_norm, by_norm, by_value, get, none
+from ._rules import _RULES
+
+#: The rule names of :func:`get` specs (``"none"``, ``"value"``, ...), in the table's order.
+RULES = tuple(short for _, _, short in _RULES.values())
 
 __all__ = [
+    "RULES",
     "ClipInfo",
     "Clipper",
     "adaptive",

@@ -12,32 +12,47 @@ Gradients are exact: the readout's directly, the cell's by backpropagation throu
 ``param_grads``). Parameters travel as one dict name -> array, the unit that
 :mod:`gradflow.clip` clippers and :mod:`gradflow.optim` optimisers act on. :func:`fit` clips the
 gradient, then hands it to the optimiser (the usual order) and records every step in a tidy
-frame; :func:`compare_clipping` runs a grid of rules from identical starts.
+frame.
+
+A :class:`Population` stacks P independent models (the cells run stacked weights, each network
+on its own batch), and :func:`fit_population` trains them at once, each exactly as
+:func:`fit` would. :func:`compare` is the experiment built on it: a grid of initialiser ×
+clipping rule × sequence length × seed from identical starts, one row per run with a solved
+flag; :func:`compare_clipping` is its one-initialiser case.
 
 How T is passed: a :class:`Task` carries its sequence length; :func:`fit` and
 :func:`compare_clipping` also accept a task name (``"adding"``, ``"copy"``) or a callable
 ``(T, batch, rng) -> (xs, ys)`` together with ``T=``.
 
 The package splits into ``_model`` (:class:`Task`, :class:`Model`, :func:`init_model`), ``_fit``
-(:func:`fit`, :class:`History`, :func:`pca_path`, :func:`project_paths`) and ``_compare``
-(:func:`compare_clipping`); the optimisers live in :mod:`gradflow.optim`.
+(:func:`fit`, :class:`History`, :func:`pca_path`, :func:`project_paths`), ``_population``
+(:class:`Population`), ``_fit_population`` (:func:`fit_population`) and ``_compare``
+(:func:`compare`, :func:`compare_clipping`); the optimisers live in :mod:`gradflow.optim`.
 """
 
-from ._compare import compare_clipping
+from ._compare import RUN_COLUMNS, compare, compare_clipping, rule_specs
 from ._fit import COLUMNS, History, fit, pca_path, project_paths
+from ._fit_population import PopulationHistory, fit_population
 from ._model import OBJECTIVES, TASKS, Model, Task, init_model, make_task
+from ._population import Population
 
 __all__ = [
     "COLUMNS",
     "OBJECTIVES",
+    "RUN_COLUMNS",
     "TASKS",
     "History",
     "Model",
+    "Population",
+    "PopulationHistory",
     "Task",
+    "compare",
     "compare_clipping",
     "fit",
+    "fit_population",
     "init_model",
     "make_task",
     "pca_path",
     "project_paths",
+    "rule_specs",
 ]

@@ -15,7 +15,7 @@ from .._validation import as_array, as_choice, as_int
 from ..cells import Cell
 from ..jacobians import backprop
 
-__all__ = ["OBJECTIVES", "TASKS", "Model", "Task", "init_model", "make_task"]
+__all__ = ["OBJECTIVES", "TASKS", "Model", "Task", "init_model", "make_task", "objective_loss"]
 
 OBJECTIVES = ("mse", "xent")
 # name -> (generator, objective, input size, output size, baseline(T))
@@ -101,6 +101,32 @@ def make_task(task, T=None) -> Task:
     else:
         objective, k = "mse", ys.shape[-1]
     return Task(getattr(task, "__name__", "task"), T, task, objective, xs.shape[-1], k)
+
+
+def objective_loss(objective: str, out, ys, network_axis: int | None = None):
+    """``(loss, dloss/dout)`` of readouts ``out`` against targets ``ys`` at the steps with one.
+
+    ``"mse"``: the mean of ``(out - ys)²``; ``"xent"``: the mean softmax cross-entropy of the
+    logits ``out (…, K)`` for the integer classes ``ys (…)``. The mean runs over every entry,
+    or, with ``network_axis``, over every entry of each network of a population (then the
+    loss is ``(P,)``): the formulas of :class:`Model`, applied network by network.
+    """
+    count = ys.size if network_axis is None else ys.size // ys.shape[network_axis]
+    if objective == "mse":
+        err = out - ys
+        per_entry = err * err
+        dout = err * (2.0 / count)
+    else:
+        logp = log_softmax(out, axis=-1)
+        index = ys[..., None]
+        dout = np.exp(logp)
+        np.put_along_axis(dout, index, np.take_along_axis(dout, index, -1) - 1.0, -1)
+        dout /= count
+        per_entry = -np.take_along_axis(logp, index, -1)
+    if network_axis is None:
+        return float(np.mean(per_entry)), dout
+    axes = tuple(a for a in range(per_entry.ndim) if a != network_axis)
+    return per_entry.sum(axis=axes) / count, dout
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,23 +237,12 @@ class Model:
             raise ValueError(f"ys: expected shape {shapes[ys.ndim]}, got {ys.shape}")
         return ys, ys.ndim == max(shapes)
 
-    def _loss(self, out, ys):
-        """(loss, dloss/dout) of the outputs at the steps with a target."""
-        if self.objective == "mse":
-            err = out - ys
-            return float(np.mean(err * err)), err * (2.0 / err.size)
-        logp = log_softmax(out, axis=-1)
-        index = ys[..., None]
-        dout = np.exp(logp)
-        np.put_along_axis(dout, index, np.take_along_axis(dout, index, -1) - 1.0, -1)
-        return float(-np.mean(np.take_along_axis(logp, index, -1))), dout / ys.size
-
     def loss(self, xs, ys) -> float:
         """The objective on a batch ``xs (T, B, D)``, ``ys`` (see :mod:`gradflow.train`)."""
         _, out = self._outputs(xs)
         ys, per_step = self._targets(ys, out.shape[0], out.shape[1])
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._loss(out if per_step else out[-1], ys)[0]
+            return objective_loss(self.objective, out if per_step else out[-1], ys)[0]
 
     def value_and_grad(self, xs, ys):
         """``(loss, grads)``: the objective on a batch and its gradient, a dict like :attr:`params`.
@@ -243,7 +258,7 @@ class Model:
         k, n = self.W_out.shape
         with np.errstate(over="ignore", invalid="ignore"):
             out = hidden @ self.W_out.T + self.b_out
-            loss, dout = self._loss(out, ys)
+            loss, dout = objective_loss(self.objective, out, ys)
             flat = dout.reshape(-1, k)
             grads_out = {"W_out": flat.T @ hidden.reshape(-1, n), "b_out": flat.sum(axis=0)}
             cotangent = dout @ self.W_out

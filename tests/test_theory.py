@@ -146,6 +146,63 @@ def test_mean_field_matches_high_precision_mpmath(gain):
     assert theory.mean_field_lyapunov(gain) == pytest.approx(float(mpmath.log(chi) / 2), rel=1e-8)
 
 
+def _mean_field_reference(gains, mpmath):
+    """q* and λ for each gain, sharing no code with gradflow.theory: Newton's method on
+    F(q) = g² E[tanh²(√q z)] − q in float64 with 80-point Gauss–Hermite sums (from q = g²,
+    where F < 0 and, F being concave, the iterates fall monotonically to the root; it stalls
+    at a relative 1e-16/ε), then polished by Newton steps with mpmath quadrature at 25
+    digits."""
+    z, w = np.polynomial.hermite_e.hermegauss(80)
+    w = w / math.sqrt(2 * math.pi)
+    g2 = gains[:, None] ** 2
+    q = gains**2
+    for _ in range(60):  # enough to fall from g² to 1e-5 (halving) and then converge
+        s = np.sqrt(q)[:, None]
+        t = np.tanh(s * z)
+        F = np.sum(w * g2 * t**2, axis=1) - q
+        dF = np.sum(w * g2 * t * (1 - t**2) * z / s, axis=1) - 1
+        q = q - F / dF
+
+    def mean(f, q):
+        s = mpmath.sqrt(q)
+        value = mpmath.quad(lambda z: f(s * z, z) * mpmath.exp(-z * z / 2), [0, 12])  # tail e⁻⁷²
+        return 2 * value / mpmath.sqrt(2 * mpmath.pi)
+
+    out = []
+    with mpmath.workdps(25):
+        for gain, start in zip(gains, q):
+            g2 = mpmath.mpf(gain) ** 2
+            q = mpmath.mpf(start)
+            slope = g2 * mean(lambda x, z: mpmath.tanh(x) * mpmath.sech(x) ** 2 * z, q)
+            slope = slope / mpmath.sqrt(q) - 1  # F'(start): close enough to F'(q*) to converge
+            for _ in range(5):
+                step = (g2 * mean(lambda x, z: mpmath.tanh(x) ** 2, q) - q) / slope
+                q -= step
+                if abs(step) < mpmath.mpf(10) ** -18 * q:  # 1e-25 / ε is its noise floor
+                    break
+            else:
+                raise AssertionError(f"mpmath's Newton iteration did not converge at gain {gain}")
+            chi = g2 * mean(lambda x, z: mpmath.sech(x) ** 4, q)
+            out.append((float(q), float(mpmath.log(chi) / 2)))
+    return np.array(out).T
+
+
+def test_mean_field_matches_mpmath_on_a_dense_grid_across_the_series_switch():
+    # The series serves ε = 1 − 1/g² < 1e-3, quadrature above: 32 gains spread over
+    # 1 < g < 1.2 and 8 with ε within 10 % of the switch, 4 on either side of it.
+    mpmath = pytest.importorskip("mpmath")
+    eps = 1e-3 * (1 + np.array([-0.1, -1e-4, -1e-8, -1e-12, 1e-12, 1e-8, 1e-4, 0.1]))
+    near = 1 / np.sqrt(1 - eps)
+    assert np.count_nonzero(1 - 1 / near**2 < 1e-3) == 4  # as the code computes ε
+    gains = np.sort(np.concatenate([1 + np.geomspace(1e-5, 0.199, 32), near]))
+    q, lam = _mean_field_reference(gains, mpmath)
+    # Measured: q* within 4e-12 (the float64 rounding of ε where g − 1 is 1e-5), λ within
+    # 3.4e-9 (the truncated series for χ − 1 at the switch); a series region widened to
+    # ε < 0.05 errs by 2e-4 in λ and 4e-6 in q*, one widened to ε < 2e-3 by 1.8e-8 in λ.
+    np.testing.assert_allclose(theory.mean_field_q(gains), q, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(theory.mean_field_lyapunov(gains), lam, rtol=1e-8, atol=0)
+
+
 @pytest.mark.parametrize("gain", [10.0, 100.0])
 def test_mean_field_matches_dense_trapezoid_at_large_gain(gain):
     z = np.linspace(-12.0, 12.0, 2_400_001)  # spacing 1e-5 resolves the 1/g-wide tanh dip

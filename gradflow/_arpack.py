@@ -53,9 +53,16 @@ def _scaled_orthogonal_gains(stack):
     needed (and ARPACK, which needs a spectral gap, cannot converge on them). An O(N^2) test
     with one random vector screens the stack; one product ``M^T M`` confirms each candidate:
     ``||M^T M - c^2 I||_F <= 1e-9 c^2`` puts every singular value, hence every ``|lambda|``,
-    in ``c [sqrt(1 - 1e-9), sqrt(1 + 1e-9)]``.
+    in ``c [sqrt(1 - 1e-9), sqrt(1 + 1e-9)]``. Each matrix is divided by its largest entry
+    first, so entries near the overflow threshold square without overflowing.
     """
     n = stack.shape[-1]
+    peak = np.abs(stack).reshape(stack.shape[0], -1).max(axis=1)
+    peak[peak == 0] = 1.0
+    return _unit_orthogonal_gains(stack / peak[:, None, None], n) * peak
+
+
+def _unit_orthogonal_gains(stack, n):
     c2 = np.einsum("bij,bij->b", stack, stack) / n
     gains = np.full(stack.shape[0], np.nan)
     gains[c2 == 0.0] = 0.0

@@ -388,3 +388,13 @@ def test_bad_method(function, method):
         function(np.eye(3), method=method)
     message = str(info.value)
     assert message.startswith("method:") and "\n" not in message
+
+
+def test_huge_finite_matrices_give_finite_spectra():
+    """Entries near the overflow threshold: no squared sum may overflow to inf (or NaN)."""
+    Q = init.orthogonal(6, rng=0)
+    assert spectral.spectral_radius(1e303 * Q) == pytest.approx(1e303, rel=1e-9)
+    G = init.gaussian(6, rng=1)
+    assert spectral.spectral_radius(1e303 * G) == pytest.approx(
+        1e303 * spectral.spectral_radius(G), rel=1e-9
+    )

@@ -1,9 +1,6 @@
-"""Training: BPTT gradients of the full model, fit, the non-finite policy, compare_clipping."""
-
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+"""Training: BPTT gradients of the full model, fit and the non-finite policy."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from gradflow import clip, tasks, train
@@ -278,58 +275,6 @@ def test_project_paths_shares_one_basis():
     assert 0 < explained.sum() <= 1
 
 
-@pytest.fixture(scope="module")
-def grid():
-    kwargs = {
-        "T": 10, "hidden": 6, "steps": 8, "batch": 4, "eval_batch": 16, "rng": 7,
-        "lr": 1e-2, "return_steps": True,
-    }  # fmt: skip
-    return kwargs, train.compare_clipping("adding", ["none", "value", "global:1e9"], [0.1, 1.0],
-                                          seeds=2, **kwargs)  # fmt: skip
-
-
-def test_compare_clipping_grid_and_identical_starts(grid):
-    _, (summary, steps) = grid
-    assert summary[["rule", "threshold"]].drop_duplicates().shape[0] == 4
-    assert len(summary) == 8 and set(summary["seed"]) == {0, 1}
-    for column in ("final_loss", "diverged", "steps_to_target", "train_loss", "status"):
-        assert column in summary
-    first = steps[steps.step == 0]
-    for _, group in first.groupby("seed"):  # same model and batch per seed under every rule
-        assert group["loss"].nunique() == 1 and group["grad_norm"].nunique() == 1
-    assert first.groupby("rule")["loss"].nunique().max() == 2  # the seeds differ
-    # a threshold that is never reached changes nothing
-    none = summary[summary.rule == "none"].reset_index(drop=True)
-    huge = summary[summary.rule == "global"].reset_index(drop=True)
-    np.testing.assert_array_equal(none["final_loss"], huge["final_loss"])
-    assert not summary["diverged"].any()
-
-
-@pytest.mark.parametrize("pool", [ThreadPoolExecutor, ProcessPoolExecutor])
-def test_compare_clipping_same_result_under_any_executor(grid, pool):
-    kwargs, (summary, steps) = grid
-    with pool(max_workers=2) as executor:
-        again, steps_again = train.compare_clipping(
-            "adding", ["none", "value", "global:1e9"], [0.1, 1.0], seeds=2,
-            executor=executor, **kwargs,
-        )  # fmt: skip
-    pd.testing.assert_frame_equal(summary, again)
-    pd.testing.assert_frame_equal(steps, steps_again)
-
-
-def test_compare_clipping_steps_to_target():
-    frame = train.compare_clipping(
-        "adding", ["none"], seeds=1, T=6, hidden=4, steps=20, batch=8, eval_batch=8,
-        lr=0.05, target_loss=1e9, window=3, rng=0,
-    )  # fmt: skip
-    assert frame["steps_to_target"].iloc[0] == 2  # mean of steps 0..2 is below any loss
-    frame = train.compare_clipping(
-        "adding", ["none"], seeds=1, T=6, hidden=4, steps=5, batch=8, eval_batch=8,
-        lr=0.05, target_loss=1e-12, rng=0,
-    )  # fmt: skip
-    assert np.isnan(frame["steps_to_target"].iloc[0])
-
-
 @pytest.mark.parametrize(
     ("call", "exc", "words"),
     [
@@ -354,23 +299,6 @@ def test_fit_bad_arguments_give_one_line_errors(call, exc, words):
     kwargs.update(call)
     with pytest.raises(exc) as info:
         train.fit(kwargs.pop("task"), kwargs.pop("model"), **kwargs)
-    assert words in str(info.value) and "\n" not in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("rules", "thresholds", "words"),
-    [
-        (["value"], [-1.0], "thresholds"),
-        (["value"], [0.0], "thresholds"),
-        (["bogus"], [1.0], "rule"),
-        (["global:-2"], None, "threshold"),
-        (["norm"], None, "thresholds"),
-        ([], None, "rules"),
-    ],
-)
-def test_compare_clipping_bad_rules_and_thresholds(rules, thresholds, words):
-    with pytest.raises(ValueError) as info:
-        train.compare_clipping("adding", rules, thresholds, seeds=1, T=5, steps=1, batch=2)
     assert words in str(info.value) and "\n" not in str(info.value)
 
 

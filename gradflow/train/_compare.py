@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from .. import clip as _clip
+from .. import init as _init
 from .. import optim as _optim
 from .._rng import spawn_seeds
-from .._validation import NonFiniteError, as_int
+from .._validation import NonFiniteError, as_choice, as_int
 from ._fit_population import fit_population
 from ._model import Task, init_model, make_task
 from ._population import Population
@@ -239,7 +240,7 @@ def compare(
     (16, [2])
     """
     tasks = [make_task(task, length) for length in _lengths(T)]
-    init_names = _names(inits, "inits")
+    init_names = [as_choice(name, "inits", _init.available()) for name in _names(inits, "inits")]
     specs = rule_specs(rules, thresholds)
     n_seeds = as_int(seeds, "seeds", minimum=1)
     if lr is None and isinstance(optimizer, str):

@@ -34,6 +34,11 @@ def _gate_deltas(G, lam, h, r, z, n, hn):
     np.multiply(d_n, r, out=d_hn)  # δhn = δn r
 
 
+def _block(a, steps: slice, nets: slice):
+    """The block ``(networks, steps, M, ·)`` of a population array ``(T, P, M, ·)`` (a view)."""
+    return np.moveaxis(a[steps, nets], 1, 0)
+
+
 class GRU(Cell):
     r"""Gated recurrent unit, exactly as ``torch.nn.GRU`` computes it.
 
@@ -41,7 +46,8 @@ class GRU(Cell):
     ----------
     W_hh : array_like, shape (3N, N) or (B, 3N, N)
         Recurrent weights, gate rows r, z, n (PyTorch's ``weight_hh_l0``); a stack of B
-        matrices runs B independent networks at once.
+        matrices runs B independent networks at once (each on one sequence, or as a
+        population, on M sequences each: see :meth:`run`).
     W_xh : array_like, shape (3N, D) or (B, 3N, D), optional
         Input weights in the same row order (``weight_ih_l0``; None: the cell takes no input).
     b_ih, b_hh : array_like, shape (3N,) or (B, 3N), optional
@@ -190,16 +196,18 @@ class GRU(Cell):
 
         Parameters
         ----------
-        xs : int or array_like, shape (T, D) or (T, B, D)
-            Inputs, or the number of steps T for an input-free run.
-        h0 : array_like, shape (N,) or (B, N), optional
+        xs : int or array_like, shape (T, D), (T, B, D) or (T, P, M, D)
+            Inputs, or the number of steps T for an input-free run. ``(T, P, M, D)`` is a
+            population run of stacked weights: network p runs its own M sequences.
+        h0 : array_like, shape (N,), (B, N) or (P, M, N), optional
             Initial state (default zeros).
 
         Returns
         -------
         Trajectory
-            ``states`` ``(T+1, [B,] N)``; ``cache`` holds ``"r"``, ``"z"``, ``"n"`` and
-            ``"hn"`` (:math:`W_{hn} h_{t-1} + b_{hn}`), each ``(T, [B,] N)``.
+            ``states`` ``(T+1, [B,] N)`` (``(T+1, P, M, N)`` for a population: read ``[B,]``
+            as ``P, M`` below); ``cache`` holds ``"r"``, ``"z"``, ``"n"`` and ``"hn"``
+            (:math:`W_{hn} h_{t-1} + b_{hn}`), each ``(T, [B,] N)``.
 
         Raises
         ------
@@ -220,6 +228,10 @@ class GRU(Cell):
         gates = np.empty((n_steps, *h0.shape[:-1], 4 * N), self.dtype)
         W, (bias, b_in) = self.W_hh, self._step_biases()
         stacked, WT = W.ndim == 3, W.T
+        if len(lead) == 2:  # a population: (P, M, N) @ (P, N, 3N), one GEMM per network
+            stacked, WT = False, np.ascontiguousarray(np.swapaxes(W, -1, -2))
+            bias = None if bias is None else bias[:, None, :]  # per network, over its M
+            b_in = None if b_in is None else b_in[:, None, :]
         tanh, mul, sub, neg, exp, recip = (
             np.tanh,
             np.multiply,
@@ -340,7 +352,7 @@ class GRU(Cell):
         ----------
         traj : Trajectory
             The forward run.
-        adjoints : array_like, shape (T+1, [B,] N)
+        adjoints : array_like, shape (T+1, [B,] N) or (T+1, P, M, N)
             :math:`\lambda_t = \partial L/\partial h_t` (as returned by
             :func:`gradflow.jacobians.backprop`).
 
@@ -349,9 +361,12 @@ class GRU(Cell):
         dict
             ``"W_hh"``, and ``"W_xh"``, ``"b_ih"``, ``"b_hh"`` where the cell has them, each
             shaped like the parameter; for shared weights and a batch of sequences, summed over
-            the batch. The formulas are under Notes of :class:`GRU`.
+            the batch (for a population, over each network's M sequences). The formulas are
+            under Notes of :class:`GRU`.
         """
         traj, adjoints = self._check_adjoints(traj, adjoints)
+        if traj.n_sequences is not None:  # a population (T+1, P, M, N)
+            return self._population_grads(traj, adjoints)
         cache, N = traj.cache, self.hidden_size
         r, z, n, hn = cache["r"], cache["z"], cache["n"], cache["hn"]
         lam, prev = adjoints[1:], traj.states[:-1]
@@ -379,6 +394,58 @@ class GRU(Cell):
                 grads["b_ih"] = np.concatenate([sums[..., : 2 * N], sums[..., 3 * N :]], axis=-1)
             if self.b_hh is not None:
                 grads["b_hh"] = sums[..., : 3 * N].copy()
+        return grads
+
+    def _population_grads(self, traj: Trajectory, adjoints) -> dict[str, np.ndarray]:
+        """:meth:`param_grads` of a population run ``(T+1, P, M, N)``, per network over its
+        steps and M sequences.
+
+        The work goes in blocks of a few networks and steps (about ``_BLOCK_SIZE`` entries of
+        each gate), network-major ``(networks, steps, M, 4N)``: each block's GEMMs run while
+        its δ are still in cache, and each network's sum over steps·M rows as in a
+        one-network batch (a δ buffer of the whole population would leave the cache first).
+        """
+        cache, N, n_steps = traj.cache, self.hidden_size, traj.n_steps
+        P, M = traj.states.shape[1:3]
+        per_network = M * N  # entries of a gate per network and step
+        if n_steps * per_network <= _BLOCK_SIZE:  # every step at once, for a group of networks
+            chunk, group = n_steps, min(P, max(1, _BLOCK_SIZE // (n_steps * per_network)))
+        else:  # one network at a time, in chunks of steps
+            chunk, group = max(1, _BLOCK_SIZE // per_network), 1
+        buf = np.empty((group, chunk, M, 4 * N), self.dtype)
+        inputs = traj.inputs if self.W_xh is not None else None
+        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        biased = self.b_ih is not None or self.b_hh is not None
+        for p in range(0, P, group):
+            nets, k = slice(p, min(p + group, P)), min(group, P - p)
+            for s in range(0, n_steps, chunk):
+                steps = slice(s, min(s + chunk, n_steps))
+                prev = _block(traj.states[:-1], steps, nets)
+                G = buf[:k, : prev.shape[1]]
+                _gate_deltas(
+                    G, _block(adjoints[1:], steps, nets), prev,
+                    *(_block(cache[key], steps, nets) for key in ("r", "z", "n", "hn")),
+                )  # fmt: skip
+                rows = G.reshape(k, -1, 4 * N)  # (networks, steps·M, 4N)
+                g_h = np.swapaxes(rows[..., : 3 * N], -1, -2)
+                grads["W_hh"][nets] += g_h @ prev.reshape(k, -1, N)
+                if inputs is not None:  # the r and z blocks of g_x are g_h's; its n block is δn
+                    W_xh = grads["W_xh"][nets]
+                    if inputs.ndim == 2:  # (T, D) shared by the population: Σ over M first
+                        g = np.swapaxes(G.sum(axis=2), -1, -2)  # (networks, 4N, steps)
+                        x = inputs[steps]
+                    else:
+                        g = np.swapaxes(rows, -1, -2)
+                        x = _block(inputs, steps, nets).reshape(k, -1, self.input_size)
+                    W_xh[..., : 2 * N, :] += g[..., : 2 * N, :] @ x
+                    W_xh[..., 2 * N :, :] += g[..., 3 * N :, :] @ x
+                if biased:
+                    sums = rows.sum(axis=1)
+                    if self.b_ih is not None:
+                        grads["b_ih"][nets, : 2 * N] += sums[..., : 2 * N]
+                        grads["b_ih"][nets, 2 * N :] += sums[..., 3 * N :]
+                    if self.b_hh is not None:
+                        grads["b_hh"][nets] += sums[..., : 3 * N]
         return grads
 
     def _outer_sum(self, g, a):

@@ -39,6 +39,11 @@ def _check_cache(traj, n):
             )
 
 
+def _block(a, steps: slice, nets: slice):
+    """The block ``(networks, steps, M, ·)`` of a population array ``(T, P, M, ·)`` (a view)."""
+    return np.moveaxis(a[steps, nets], 1, 0)
+
+
 def _gate_adjoint(dgates, kappa, u_h, u_c=None):
     """δ = [D^i ū, D^f ū, D^g ū, D^o u_h] ``(…, 4N, k)`` and ū = u_c + K u_h for blocks
     ``(…, N, k)`` and the factors of one step or all (``u_c`` None: zero, the h-only view)."""
@@ -54,8 +59,9 @@ def _gate_adjoint(dgates, kappa, u_h, u_c=None):
 
 
 def _pull(W, delta, out):
-    """W_hhᵀ δ into ``out`` for vectors δ ``(…, 4N)``: a GEMM (shared W) or a batched GEMV."""
-    if W.ndim == 2:
+    """W_hhᵀ δ into ``out`` for vectors δ ``(…, 4N)``: a GEMM (shared W, or a population's
+    ``(P, M, 4N) @ (P, 4N, N)``, one per network) or a batched GEMV (one vector per network)."""
+    if W.ndim == 2 or delta.ndim == 3:
         return np.matmul(delta, W, out=out)
     np.matmul(delta[..., None, :], W, out=out[..., None, :])
     return out
@@ -93,7 +99,8 @@ class LSTM(Cell):
     ----------
     W_hh : array_like, shape (4N, N) or (B, 4N, N)
         Recurrent weights, gate rows in the order i, f, g, o (PyTorch's ``weight_hh_l0``); a
-        stack of B matrices runs B independent networks at once.
+        stack of B matrices runs B independent networks at once (each on one sequence, or as
+        a population, on M sequences each: see :meth:`run`).
     W_xh : array_like, shape (4N, D) or (B, 4N, D), optional
         Input weights (``weight_ih_l0``); None: the cell takes no input.
     b : array_like, shape (4N,) or (B, 4N), optional
@@ -198,15 +205,17 @@ class LSTM(Cell):
 
         Parameters
         ----------
-        xs : int or array_like, shape (T, D) or (T, B, D)
-            Inputs, or the number of steps T for an input-free run.
-        h0 : array_like, shape (2N,) or (B, 2N), optional
+        xs : int or array_like, shape (T, D), (T, B, D) or (T, P, M, D)
+            Inputs, or the number of steps T for an input-free run. ``(T, P, M, D)`` is a
+            population run of stacked weights: network p runs its own M sequences.
+        h0 : array_like, shape (2N,), (B, 2N) or (P, M, 2N), optional
             Initial state ``[h_0, c_0]`` (default zeros).
 
         Returns
         -------
         Trajectory
-            ``states`` ``(T+1, [B,] 2N)``; ``cache`` holds ``gates`` (i, f, g, o after their
+            ``states`` ``(T+1, [B,] 2N)`` (``(T+1, P, M, 2N)`` for a population: read
+            ``[B,]`` as ``P, M`` below); ``cache`` holds ``gates`` (i, f, g, o after their
             nonlinearities, ``(T, [B,] 4N)``), ``tanh_c`` (``(T, [B,] N)``), ``dgates`` (the
             diagonals of :math:`D^i, D^f, D^g, D^o`) and ``kappa`` (of K), row t-1 for step t.
         """
@@ -223,6 +232,8 @@ class LSTM(Cell):
         W_T = None if W.ndim != 2 else W.T
         if W_T is not None and lead:  # a batch: the GEMM is faster on a C-ordered copy of W_hhᵀ
             W_T = np.ascontiguousarray(W_T)  # (the same result; a GEMV keeps the view)
+        elif len(lead) == 2:  # a population: (P, M, N) @ (P, N, 4N), one GEMM per network
+            W_T = np.ascontiguousarray(np.swapaxes(W, -1, -2))
         with np.errstate(over="ignore", invalid="ignore"):  # NaN is reported after the run
             for s in range(0, n_steps, chunk):
                 e = min(s + chunk, n_steps)
@@ -313,7 +324,7 @@ class LSTM(Cell):
         ----------
         traj : Trajectory
             The forward run.
-        adjoints : array_like, shape (T+1, [B,] 2N)
+        adjoints : array_like, shape (T+1, [B,] 2N) or (T+1, P, M, 2N)
             :math:`\lambda_t = \partial L/\partial s_t` for the full state (as
             :func:`gradflow.jacobians.backprop` returns them).
 
@@ -321,7 +332,8 @@ class LSTM(Cell):
         -------
         dict
             ``"W_hh"``, and ``"W_xh"`` and ``"b"`` where the cell has them, each shaped like the
-            parameter; for shared weights and a batch of sequences, summed over the batch.
+            parameter; for shared weights and a batch of sequences, summed over the batch (for
+            a population, over each network's M sequences).
 
         Notes
         -----
@@ -335,6 +347,8 @@ class LSTM(Cell):
         lead = traj.states.shape[1:-1]
         with_x = self.W_xh is not None and traj.inputs is not None
         D = self.input_size if with_x else 0
+        if len(lead) == 2:  # a population (T+1, P, M, 2N)
+            return self._grads_from(self._population_G(traj, adjoints, with_x, D), with_x, D)
         shared = self.W_hh.ndim == 2
         chunk = max(1, _CHUNK // cache["dgates"][0].size)
         size = min(chunk, n_steps)
@@ -367,6 +381,11 @@ class LSTM(Cell):
                 G += part
         if shared:
             G = G.T
+        return self._grads_from(G, with_x, D)
+
+    def _grads_from(self, G, with_x, D):
+        """The gradients by name from ``G = Σ δ [h, x, 1]ᵀ``, ``([B,] 4N, N + D [+ 1])``."""
+        n = self.hidden_size
         grads = {"W_hh": np.ascontiguousarray(G[..., :n])}
         if self.W_xh is not None:
             W_xh = G[..., n : n + D] if with_x else np.zeros_like(self.W_xh)
@@ -374,6 +393,56 @@ class LSTM(Cell):
         if self.b is not None:
             grads["b"] = np.ascontiguousarray(G[..., -1])
         return grads
+
+    def _population_G(self, traj, adjoints, with_x, D):
+        """``G = Σ δ [h, x, 1]ᵀ`` ``(P, 4N, N + D [+ 1])`` of a population run, per network
+        over its steps and M sequences.
+
+        The work goes in blocks of a few networks and steps (about ``_CHUNK`` entries of δ),
+        laid out network-major, ``(networks, steps, M, ·)``: each network's GEMM then sums
+        over steps·M rows, as in a one-network batch of M sequences (a block of all P·M
+        sequences would hold only a few steps, and its GEMMs would be thin).
+        """
+        n, cache, n_steps = self.hidden_size, traj.cache, traj.n_steps
+        P, M = traj.states.shape[1:3]
+        width = n + D + (self.b is not None)
+        per_network = M * 4 * n  # entries of δ per network and step
+        if n_steps * per_network <= _CHUNK:  # every step at once, for a group of networks
+            chunk, group = n_steps, min(P, max(1, _CHUNK // (n_steps * per_network)))
+        else:  # one network at a time, in chunks of steps
+            chunk, group = max(1, _CHUNK // per_network), 1
+        X = np.ones((group, chunk, M, width), self.dtype)
+        u_buf = np.empty((group, chunk, M, n), self.dtype)
+        delta_buf = np.empty((group, chunk, M, 4, n), self.dtype)
+        G = np.empty((P, 4 * n, width), self.dtype)
+        for p in range(0, P, group):
+            nets, k = slice(p, min(p + group, P)), min(group, P - p)
+            for s in range(0, n_steps, chunk):
+                steps = slice(s, min(s + chunk, n_steps))
+                lam = _block(adjoints[1:], steps, nets)
+                u_bar = np.multiply(
+                    _block(cache["kappa"], steps, nets), lam[..., :n], out=u_buf[:k, : lam.shape[1]]
+                )
+                u_bar += lam[..., n:]
+                d4 = _block(cache["dgates"], steps, nets).reshape(*u_bar.shape[:-1], 4, n)
+                delta = delta_buf[:k, : lam.shape[1]]
+                np.multiply(d4[..., :3, :], u_bar[..., None, :], out=delta[..., :3, :])
+                np.multiply(d4[..., 3, :], lam[..., :n], out=delta[..., 3, :])
+                x = X[:k, : lam.shape[1]]
+                x[..., :n] = _block(traj.states, steps, nets)[..., :n]
+                if with_x:  # (T, P, M, D), or (T, D) shared by the population
+                    inputs = traj.inputs
+                    shared = inputs.ndim == 2
+                    x[..., n : n + D] = (
+                        inputs[steps, None] if shared else _block(inputs, steps, nets)
+                    )
+                rows = np.swapaxes(delta.reshape(k, -1, 4 * n), -1, -2)  # (networks, 4N, ·)
+                cols = x.reshape(k, -1, width)
+                if s == 0:
+                    np.matmul(rows, cols, out=G[nets])
+                else:
+                    G[nets] += rows @ cols
+        return G
 
 
 class LSTMHiddenView(Cell):
@@ -445,6 +514,12 @@ class LSTMHiddenView(Cell):
         if isinstance(traj, Trajectory) and traj.state_size == 2 * n:
             traj = Trajectory(traj.states[..., :n], traj.inputs, traj.cache)
         traj = super().check_trajectory(traj)
+        if traj.n_sequences is not None:
+            raise ValueError(
+                f"traj: the h-only view of an LSTM takes one sequence per network, got a "
+                f"population run of {traj.n_sequences} sequences each (states "
+                f"{traj.states.shape}); backpropagate through the LSTM itself"
+            )
         _check_cache(traj, n)
         return traj
 

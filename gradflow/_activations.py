@@ -20,7 +20,8 @@ __all__ = ["NAMES", "Activation", "get"]
 
 @dataclass(frozen=True)
 class Activation:
-    """A named nonlinearity: ``forward(a)``, ``derivative(h)`` = φ'(a) at h = φ(a), ``gamma``."""
+    """A named nonlinearity: ``forward(a, out=None)``, ``derivative(h)`` = φ'(a) at h = φ(a),
+    ``gamma``. ``forward`` writes into ``out`` when given (``out=a`` works in place)."""
 
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
@@ -36,16 +37,19 @@ def _sigmoid_derivative(h):
     return h * (1.0 - h)
 
 
-def _relu(a):
-    return np.maximum(a, 0.0)
+def _relu(a, out=None):
+    return np.maximum(a, 0.0, out=out)
 
 
 def _relu_derivative(h):
     return (h > 0).astype(h.dtype)
 
 
-def _linear(a):
-    return a
+def _linear(a, out=None):
+    if out is None or out is a:
+        return a
+    np.copyto(out, a)
+    return out
 
 
 def _linear_derivative(h):

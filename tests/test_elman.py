@@ -248,3 +248,57 @@ def test_run_leaves_the_callers_inputs_writeable():
     assert xs.flags.writeable and not traj.inputs.flags.writeable
     xs[0] = 99.0  # the trajectory kept its own copy
     assert not np.shares_memory(xs, traj.inputs) and traj.inputs[0, 0] != 99.0
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
+@pytest.mark.parametrize(("P", "M"), [(3, 4), (3, 3)])  # P == M catches a wrong broadcast
+def test_population_run_equals_each_network_alone(activation, P, M):
+    from gradflow.jacobians import backprop
+
+    rng = np.random.default_rng(5)
+    N, D, T = 4, 2, 6
+    W, U, b = rng.normal(size=(P, N, N)) / 2, rng.normal(size=(P, N, D)), rng.normal(size=(P, N))
+    xs, h0 = rng.normal(size=(T, P, M, D)), rng.normal(size=(P, M, N)) * 0.5
+    v = rng.normal(size=(T + 1, P, M, N))
+    cell = Elman(W, U, b, activation)
+    for kwargs in ({"xs": xs}, {"xs": xs, "h0": h0}):
+        traj = cell.run(**kwargs)
+        assert traj.states.shape == (T + 1, P, M, N) and traj.n_sequences == M
+        adjoints = backprop(cell, traj, v)
+        grads = cell.param_grads(traj, adjoints)
+        for p in range(P):
+            alone = Elman(W[p], U[p], b[p], activation)
+            own = alone.run(xs[:, p], None if "h0" not in kwargs else h0[p])
+            np.testing.assert_allclose(traj.states[:, p], own.states, rtol=1e-13, atol=1e-15)
+            own_adj = backprop(alone, own, v[:, p])
+            np.testing.assert_allclose(adjoints[:, p], own_adj, rtol=1e-12, atol=1e-14)
+            for name, g in alone.param_grads(own, own_adj).items():
+                np.testing.assert_allclose(grads[name][p], g, rtol=1e-11, atol=1e-13)
+    free = Elman(W, activation=activation).run(T, h0=h0)  # no inputs: W_hh alone
+    for p in range(P):
+        own = Elman(W[p], activation=activation).run(T, h0=h0[p])
+        np.testing.assert_allclose(free.states[:, p], own.states, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "sigmoid", "linear"])
+def test_activation_forward_in_place_equals_forward(name):
+    from gradflow import _activations
+
+    phi = _activations.get(name).forward
+    a = np.linspace(-3, 3, 13)
+    expected = phi(a.copy())
+    out = a.copy()
+    assert phi(out, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    other = np.empty_like(a)
+    np.testing.assert_array_equal(phi(a, out=other), expected)
+    np.testing.assert_array_equal(other, expected)
+
+
+def test_population_run_refuses_mismatched_initial_states():
+    cell = Elman(np.ones((3, 2, 2)) * 0.1, np.ones((3, 2, 1)))
+    with pytest.raises(ValueError, match="h0") as info:
+        cell.run(np.zeros((4, 3, 5, 1)), h0=np.zeros((3, 2)))
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="traj"):
+        cell.jacobian(cell.run(np.zeros((4, 3, 5, 1))), 1)

@@ -134,27 +134,45 @@ class Elman(Cell):
             must agree).
         """
         n_steps, inputs, h0, lead = self._resolve_batch(xs, h0)
-        drive = self._drive(inputs, n_steps, lead, self.b)
         states = np.empty((n_steps + 1, *h0.shape), self.dtype)
         states[0] = h0
-        phi = self._phi.forward
-        # a population (P, M, N): one batched GEMM per step on a C-ordered copy of W_hhᵀ
-        W_T = np.ascontiguousarray(np.swapaxes(self.W_hh, -1, -2)) if len(lead) == 2 else None
         with np.errstate(over="ignore", invalid="ignore"):
-            for t in range(n_steps):
-                if W_T is None:
+            if len(lead) == 2 and (inputs is None or inputs.ndim == 4):
+                self._run_population(states, inputs)
+            else:
+                drive = self._drive(inputs, n_steps, lead, self.b)
+                phi = self._phi.forward
+                for t in range(n_steps):
                     a = matvec(self.W_hh, states[t])
-                else:
-                    a = np.matmul(states[t], W_T, out=states[t + 1])
-                if drive is not None:
-                    a += drive[t]
-                states[t + 1] = phi(a)
+                    if drive is not None:
+                        a += drive[t]
+                    states[t + 1] = phi(a)
         if not np.all(np.isfinite(states[-1])):
             raise NonFiniteError(
                 "W_hh: the forward run overflowed to a non-finite state; "
                 "reduce the gain, the number of steps or use a bounded activation"
             )
         return Trajectory(states, inputs)
+
+    def _run_population(self, states, inputs):
+        """The steps of a population run, in place: P networks, M sequences each.
+
+        Every step is two batched GEMMs into the new state's own memory (on C-ordered copies
+        of W_hhᵀ and W_xhᵀ), the bias and φ in place: the working set is one step's
+        ``(P, M, N)``, where a precomputed input drive would be all T of them.
+        """
+        W_T = np.ascontiguousarray(np.swapaxes(self.W_hh, -1, -2))
+        U_T = None if inputs is None else np.ascontiguousarray(np.swapaxes(self.W_xh, -1, -2))
+        bias = None if self.b is None else self.b[:, None, :]
+        phi = self._phi.forward
+        scratch = None if inputs is None else np.empty_like(states[0])
+        for t in range(states.shape[0] - 1):
+            a = np.matmul(states[t], W_T, out=states[t + 1])
+            if U_T is not None:
+                a += np.matmul(inputs[t], U_T, out=scratch)
+            if bias is not None:
+                a += bias
+            phi(a, out=a)
 
     def step(self, h, x=None):
         """One step: returns ``(h_next, a)`` with ``a`` the pre-activation."""
@@ -214,6 +232,8 @@ class Elman(Cell):
             a population, over each network's sequences).
         """
         traj, adjoints = self._check_adjoints(traj, adjoints)
+        if traj.n_sequences is not None and (traj.inputs is None or traj.inputs.ndim == 4):
+            return self._population_grads(traj, adjoints)
         delta = adjoints[1:] * self._phi.derivative(traj.states[1:])
         P = self.n_networks
         grads = {"W_hh": outer_sum(delta, traj.states[:-1], P)}
@@ -225,4 +245,27 @@ class Elman(Cell):
                 grads["W_xh"] = outer_sum(delta, inputs, P)
         if self.b is not None:
             grads["b"] = network_sum(delta, P)
+        return grads
+
+    def _population_grads(self, traj, adjoints):
+        r""":meth:`param_grads` of a population run, step by step: per step and network, one
+        batched GEMM :math:`\delta_t^\top [h_{t-1}, x_t]` over its M sequences, with
+        :math:`\delta_t` formed while it is in cache (no ``(T, P, M, N)`` temporaries)."""
+        states, inputs, derivative = traj.states, traj.inputs, self._phi.derivative
+        grads = {"W_hh": np.zeros_like(self.W_hh)}
+        if self.W_xh is not None:
+            grads["W_xh"] = np.zeros_like(self.W_xh)
+        if self.b is not None:
+            grads["b"] = np.zeros_like(self.b)
+        part = np.empty_like(self.W_hh)
+        part_x = None if inputs is None else np.empty_like(self.W_xh)
+        for t in range(1, traj.n_steps + 1):
+            delta = derivative(states[t])
+            delta *= adjoints[t]
+            delta_T = np.swapaxes(delta, -1, -2)
+            grads["W_hh"] += np.matmul(delta_T, states[t - 1], out=part)
+            if part_x is not None:
+                grads["W_xh"] += np.matmul(delta_T, inputs[t - 1], out=part_x)
+            if self.b is not None:
+                grads["b"] += delta.sum(axis=1)
         return grads

@@ -1,12 +1,15 @@
-"""``gradflow clip``: compare gradient-clipping rules on a sequence task."""
+"""``gradflow clip``: train a grid of initialiser × gain × clipping rule × T × seed."""
 
 from __future__ import annotations
 
 import argparse
+import math
 
-from . import add_cell_arguments, comma_list, subcommand
+from . import add_cell_arguments, comma_list, positive_int, subcommand
 
 _DEFAULT_RULES = "none,value:1,norm:1,global:1,adaptive:0.01"
+#: The summary figure over T tells the rules apart by dash pattern: this many at most.
+_MAX_PLOT_RULES = 4
 
 
 def _float_list(text: str) -> list[float]:
@@ -21,16 +24,73 @@ def _float_list(text: str) -> list[float]:
     return values
 
 
+def _lengths(text: str) -> list[int]:
+    """``"20,40,80"`` -> ``[20, 40, 80]``: sequence lengths >= 1, repeats dropped."""
+    values = []
+    for item in comma_list(text):
+        try:
+            value = int(item)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated integers >= 1, got {item!r}"
+            )
+        values.append(value)
+    return list(dict.fromkeys(values))
+
+
+def _gains(text: str) -> list[float]:
+    """``"0.8,1"`` -> ``[0.8, 1.0]``: finite gains > 0, repeats dropped."""
+    values = []
+    for item in comma_list(text):
+        try:
+            value = float(item)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated finite numbers > 0, got {item!r}"
+            )
+        values.append(value)
+    return list(dict.fromkeys(values))
+
+
+def _names(text: str) -> list[str]:
+    return list(dict.fromkeys(comma_list(text)))
+
+
 def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     task = parser.add_argument_group("task and model")
     task.add_argument("--task", default="adding", help="adding or copy (default: %(default)s)")
-    task.add_argument("--T", type=int, default=100, help="sequence length (default: %(default)s)")
-    task.add_argument("--hidden", type=int, default=64, help="hidden units (default: %(default)s)")
     task.add_argument(
-        "--init", default="orthogonal", help="initialiser of W_hh (default: %(default)s)"
+        "--T",
+        type=_lengths,
+        default="100",
+        metavar="T[,T]",
+        help="sequence lengths, e.g. 20,40,80 (default: %(default)s)",
     )
     task.add_argument(
-        "--gain", type=float, default=1.0, help="gain of W_hh's initialiser (default: %(default)s)"
+        "--hidden", type=positive_int, default=64, help="hidden units (default: %(default)s)"
+    )
+    task.add_argument(
+        "--inits",
+        "--init",
+        dest="inits",
+        type=_names,
+        default="orthogonal",
+        metavar="NAME[,NAME]",
+        help="initialisers of W_hh (default: %(default)s; also gaussian, identity, uniform, "
+        "glorot_uniform)",
+    )
+    task.add_argument(
+        "--gains",
+        "--gain",
+        dest="gains",
+        type=_gains,
+        default="1.0",
+        metavar="G[,G]",
+        help="gains > 0 of W_hh's initialiser (default: %(default)s)",
     )
     task.add_argument(
         "--activation", default="tanh", help="tanh, relu, sigmoid or linear (default: %(default)s)"
@@ -57,39 +117,60 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)"
     )
-    train.add_argument("--steps", type=int, default=2000, help="updates (default: %(default)s)")
-    train.add_argument("--batch", type=int, default=32, help="batch size (default: %(default)s)")
-    train.add_argument("--seeds", type=int, default=4, help="seeds per rule (default: %(default)s)")
+    train.add_argument(
+        "--updates",
+        "--steps",
+        dest="updates",
+        type=positive_int,
+        default=2000,
+        metavar="N",
+        help="optimiser updates per run (default: %(default)s)",
+    )
+    train.add_argument(
+        "--batch", type=positive_int, default=32, help="batch size (default: %(default)s)"
+    )
+    train.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=4,
+        help="seeds per (init, gain, rule, T) (default: %(default)s)",
+    )
     train.add_argument(
         "--rng", type=int, default=0, metavar="SEED", help="root seed (default: %(default)s)"
     )
     train.add_argument(
         "--target-loss",
         type=float,
-        help="loss for steps_to_target (default: a tenth of the task's baseline)",
+        help="held-out loss that counts as solved (default: a tenth of the task's baseline)",
     )
     train.add_argument(
         "--eval-batch",
-        type=int,
+        type=positive_int,
         default=512,
         help="held-out batch for final_loss (default: %(default)s)",
     )
     train.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="N",
-        help="run the jobs in N processes (default: 1, in this process)",
+        help="train the populations in N processes (default: 1, in this process; the result "
+        "is the same)",
     )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--out",
         default="clip.csv",
         metavar="CSV",
-        help="one row per (rule, threshold, seed) (default: %(default)s)",
+        help="one row per run, (init, gain, rule, threshold, T, seed) (default: %(default)s)",
     )
-    out.add_argument("--steps-out", metavar="CSV", help="also write every run's per-step record")
-    out.add_argument("--plot", metavar="IMAGE", help="draw a summary figure (.png, .svg or .pdf)")
+    out.add_argument("--steps-out", metavar="CSV", help="also write every run's per-update record")
+    out.add_argument(
+        "--plot",
+        metavar="IMAGE",
+        help="draw a figure (.png, .svg or .pdf): training curves for one (init, gain, T), "
+        f"else solved fraction and updates to solve against T (at most {_MAX_PLOT_RULES} rules)",
+    )
     out.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -97,19 +178,34 @@ def _spec(rule, threshold) -> str:
     return rule if threshold != threshold else f"{rule}:{threshold:g}"  # NaN: no threshold
 
 
-def _summary_table(summary):
-    frame = summary.assign(spec=[_spec(r, t) for r, t in zip(summary.rule, summary.threshold)])
-    return frame.groupby("spec", sort=False).agg(
-        final_loss=("final_loss", "median"),
-        diverged=("diverged", "sum"),
-        steps_to_target=("steps_to_target", "median"),
-        clipped_fraction=("clipped_fraction", "mean"),
+def _with_spec(frame):
+    return frame.assign(spec=[_spec(r, t) for r, t in zip(frame["rule"], frame["threshold"])])
+
+
+def _grid_summary(runs):
+    """One row per (T, init, gain, rule spec), in that order: the number of seeds, the
+    fraction solved, the median final loss, the median updates_to_solve over the seeds that
+    solved (NaN if none did), the mean clipped fraction and the number diverged."""
+    frame = _with_spec(runs)
+    keys = ["T", "init", "gain", "spec"]
+    grouped = frame.groupby(keys, sort=False)
+    summary = grouped.agg(
+        seeds=("seed", "size"), solved=("solved", "mean"), final_loss=("final_loss", "median"),
+        clipped_fraction=("clipped_fraction", "mean"), diverged=("diverged", "sum"),
+    )  # fmt: skip
+    solving = frame[frame["solved"].astype(bool)].groupby(keys, sort=False)["updates_to_solve"]
+    summary.insert(3, "updates_to_solve", solving.median().reindex(summary.index))
+    summary = summary.reset_index().astype({"diverged": int})
+    rank = {k: {v: i for i, v in enumerate(dict.fromkeys(frame[k]))} for k in keys[1:]}
+    summary = summary.sort_values(  # T ascending, the rest in the order they were given
+        keys, key=lambda c: c.map(rank[c.name]) if c.name in rank else c, kind="stable"
     )
+    return summary.rename(columns={"spec": "rule"}).set_index(["T", "init", "gain", "rule"])
 
 
 def _draw(summary, steps, path, baseline) -> None:
-    """Median training loss and raw gradient norm against step per rule; final loss against
-    threshold when a rule was run at several thresholds."""
+    """Median training loss and raw gradient norm against update per rule; final loss against
+    threshold when a rule was run at several thresholds (one init, gain and T)."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -118,7 +214,7 @@ def _draw(summary, steps, path, baseline) -> None:
     from ..plot import palette, style_context
     from ..plot.clipping import threshold_sensitivity, training_curves
 
-    steps = steps.assign(spec=[_spec(r, t) for r, t in zip(steps.rule, steps.threshold)])
+    steps = _with_spec(steps)
     specs = list(dict.fromkeys(steps["spec"]))
     labels = {s: rule_label(s) for s in specs}
     families = [s.partition(":")[0] for s in specs]
@@ -154,63 +250,163 @@ def _draw(summary, steps, path, baseline) -> None:
         save_figure(fig, path)
 
 
-@subcommand("clip", help="compare gradient-clipping rules on a task", arguments=_clip_arguments)
-def _clip(args: argparse.Namespace) -> int:
-    """Train an Elman network on a sequence task from identical starts under each clipping
-    rule and seed, and write one CSV row per (rule, threshold, seed): final loss on a held-out
-    batch, divergence, steps to a target loss, fraction of steps clipped.
+def _start_label(init: str, gain: float) -> str:
+    from ..figures._common import init_label
 
-    Example: gradflow clip --task adding --T 100 --rules none,value:1,global:1 --seeds 4
-    --out clip.csv --plot clip.png
-    """
-    from .._validation import as_int
-    from ..clip import get as clip_get
+    return f"{init_label(init)}, gain {gain:g}"
+
+
+def _draw_grid(summary, path, task_name: str) -> None:
+    """Solved fraction (left) and median updates to solve (right) against T: colour per
+    (init, gain), dashes and markers per rule spec."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    from ..figures import save_figure
+    from ..figures.clipping import rule_label
+    from ..plot import palette, style_context
+    from ..plot.learning import MARKERS, STYLE_DASHES, solved_against_length
+
+    data = summary.reset_index().rename(columns={"rule": "spec", "solved": "solved_fraction"})
+    data["start"] = [_start_label(i, g) for i, g in zip(data["init"], data["gain"])]
+    starts = list(dict.fromkeys(data["start"]))
+    specs = list(dict.fromkeys(data["spec"]))
+    labels = {s: rule_label(s) for s in specs}
+    colours = palette(starts)
+    common = dict(hue="start", style="spec", hue_order=starts, style_order=specs,
+                  palette=colours, labels=labels, dodge=0.03 if len(starts) > 1 else 0.0,
+                  legend=False)  # fmt: skip
+    solved_any = bool(np.isfinite(data["updates_to_solve"].to_numpy(float)).any())
+    with style_context():
+        fig = Figure(figsize=(9.0, 4.2), layout="constrained")
+        left, right = fig.subplots(1, 2, sharex=True)
+        solved_against_length(data, ax=left, y="solved_fraction", **common)
+        left.set_ylim(-0.04, 1.04)
+        left.set_ylabel("fraction of seeds solved")
+        left.set_title(f"{task_name} task: runs that solve it")
+        solved_against_length(data, ax=right, y="updates_to_solve", log_y=solved_any, **common)
+        right.set_ylabel("updates to solve (median over solving seeds)")
+        right.set_title("updates needed")
+        if not solved_any:
+            right.set_yticks([])
+            right.text(0.5, 0.5, "no run solved the task", transform=right.transAxes,
+                       ha="center", va="center", color="0.4")  # fmt: skip
+        for ax in (left, right):
+            ax.set_xlabel("T (sequence length)")
+        handles = [Line2D([], [], color=colours[s]) for s in starts]
+        handles += [Line2D([], [], color="0.3", dashes=d or (None, None), marker=m)
+                    for d, m in zip(STYLE_DASHES, MARKERS[: len(specs)])]  # fmt: skip
+        names = starts + [labels[s] for s in specs]
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4))
+        save_figure(fig, path)
+
+
+def _check(args: argparse.Namespace):
+    """Check everything a run needs before any training starts: (tasks, rule specs, whether
+    the grid has a single (init, gain, T))."""
+    from .. import init
+    from .._validation import as_choices
     from ..optim import get as optim_get
-    from ..train import compare_clipping, make_task
+    from ..train import init_model, make_task, rule_specs
 
-    task = make_task(args.task, args.T)
-    workers = as_int(args.workers, "workers", minimum=1)
+    tasks = [make_task(args.task, T) for T in args.T]
+    inits = as_choices(args.inits, "inits", init.available(), what="initialiser name")
+    specs = rule_specs(args.rules, args.thresholds)
+    optim_get(args.optimizer, args.lr)
+    for name in inits:  # the cell, activation and initialiser fit together
+        for gain in args.gains:
+            init_model(tasks[0], args.hidden, init=name, gain=gain, activation=args.activation,
+                       cell=args.cell, forget_bias=args.forget_bias, rng=0)  # fmt: skip
     if args.plot is not None:
         from ..figures import FORMATS
 
-        suffix = args.plot.rsplit(".", 1)[-1].lower() if "." in args.plot else ""
-        if suffix not in FORMATS:
+        suffix = args.plot.rpartition(".")[2].lower()
+        if "." not in args.plot or suffix not in FORMATS:
             raise ValueError(
                 f"plot: expected a file name ending in .png, .svg or .pdf, got {args.plot!r}"
             )
-    for rule in args.rules:  # the common mistakes fail before the header is printed
-        if rule not in ("value", "norm", "global", "adaptive"):
-            clip_get(rule)
-    optim_get(args.optimizer, args.lr)
-    keep_steps = args.plot is not None or args.steps_out is not None
+    single = len(inits) == len(args.gains) == len(tasks) == 1  # one (init, gain, T)
+    if args.plot is not None and not single and len(specs) > _MAX_PLOT_RULES:
+        raise ValueError(
+            f"plot: the summary figure over (init, gain, T) draws at most {_MAX_PLOT_RULES} "
+            f"rule specs, got {len(specs)} ({', '.join(specs)}); pass fewer --rules or leave "
+            "out --plot"
+        )
+    return tasks, specs, single
+
+
+@subcommand(
+    "clip",
+    help="train initialiser × gain × clipping rule × T × seed on a task",
+    arguments=_clip_arguments,
+)
+def _clip(args: argparse.Namespace) -> int:
+    """Train a grid of initialiser × gain × clipping rule × sequence length T × seed on a
+    sequence task (gradflow.train.compare, as populations, from identical starts and batches
+    under every rule) and write one CSV row per run: held-out final loss, solved, updates to
+    solve, largest gradient norm, fraction of updates clipped, divergence.
+
+    The summary printed groups the runs by (T, init, gain, rule): the fraction solved, the
+    median final loss, the median updates to solve over the seeds that solved, the mean
+    clipped fraction and the number diverged. --plot draws the training curves when the grid
+    has one (init, gain, T), else the solved fraction and updates to solve against T.
+
+    Example: gradflow clip --task adding --T 20,40,80 --inits orthogonal,gaussian
+    --rules none,global:1 --updates 2000 --seeds 4 --workers 4 --out clip.csv --plot clip.png
+    """
+    tasks, specs, single = _check(args)  # the common mistakes fail before the header is printed
+    import pandas as pd
+
+    from ..train import compare
+
+    keep_steps = args.steps_out is not None or (args.plot is not None and single)
     kwargs = dict(
-        T=None, hidden=args.hidden, init=args.init, gain=args.gain, activation=args.activation,
-        cell=args.cell, forget_bias=args.forget_bias,
-        optimizer=args.optimizer, lr=args.lr, steps=args.steps, batch=args.batch,
+        inits=args.inits, rules=specs, T=args.T, seeds=args.seeds, hidden=args.hidden,
+        updates=args.updates, batch=args.batch, optimizer=args.optimizer, lr=args.lr,
+        cell=args.cell, activation=args.activation, forget_bias=args.forget_bias,
         target_loss=args.target_loss, eval_batch=args.eval_batch, rng=args.rng,
-        return_steps=keep_steps,
+        return_steps=keep_steps, spectral=args.steps_out is not None,
     )  # fmt: skip
     if not args.quiet:
-        print(f"gradflow clip: {task.name} (T = {task.T}), rules {','.join(args.rules)}, "
-              f"{args.seeds} seed(s), {args.steps} steps", flush=True)  # fmt: skip
-    if workers > 1:
+        print(f"gradflow clip: {tasks[0].name} (T = {','.join(map(str, args.T))}), "
+              f"{args.cell}, inits {','.join(args.inits)}, gains "
+              f"{','.join(f'{g:g}' for g in args.gains)}, rules {','.join(specs)}, "
+              f"{args.seeds} seed(s), {args.updates} updates", flush=True)  # fmt: skip
+
+    def run(executor):
+        results = []
+        for gain in args.gains:  # compare takes one gain; seed i is the same under each
+            result = compare(args.task, gain=gain, executor=executor, **kwargs)
+            runs, steps = result if keep_steps else (result, None)
+            if steps is not None:
+                steps.insert(steps.columns.get_loc("init") + 1, "gain", gain)
+            results.append((runs, steps))
+        return results
+
+    if args.workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers) as executor:
-            result = compare_clipping(task, args.rules, args.thresholds, args.seeds,
-                                      executor=executor, **kwargs)  # fmt: skip
+        with ProcessPoolExecutor(max_workers=args.workers) as executor:
+            results = run(executor)
     else:
-        result = compare_clipping(task, args.rules, args.thresholds, args.seeds, **kwargs)
-    summary, steps = result if keep_steps else (result, None)
-    summary.to_csv(args.out, index=False)
+        results = run(None)
+    runs = pd.concat([r for r, _ in results], ignore_index=True)
+    runs.to_csv(args.out, index=False)
     written = [args.out]
     if args.steps_out is not None:
-        steps.to_csv(args.steps_out, index=False)
+        pd.concat([s for _, s in results], ignore_index=True).to_csv(args.steps_out, index=False)
         written.append(args.steps_out)
+    summary = _grid_summary(runs)
     if args.plot is not None:
-        _draw(summary, steps, args.plot, task.baseline)
+        if single:
+            steps = pd.concat([s for _, s in results], ignore_index=True)
+            _draw(runs, steps, args.plot, tasks[0].baseline)
+        else:
+            _draw_grid(summary, args.plot, tasks[0].name)
         written.append(args.plot)
     if not args.quiet:
-        print(_summary_table(summary).to_string(float_format=lambda v: f"{v:.4g}"))
+        table = summary.rename(columns={"solved": "solved_fraction"}).drop(columns="seeds")
+        print(table.to_string(float_format=lambda v: f"{v:.4g}"))
         print("wrote " + ", ".join(written))
     return 0

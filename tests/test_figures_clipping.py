@@ -105,6 +105,35 @@ def test_clipping_adding_science(drawn):
     assert (by_rule["value:0.1"]["cosine"] < 1).any()  # value clipping turns the gradient
 
 
+def test_clipping_adding_caption_numbers_come_from_the_data(drawn):
+    _, data = drawn["clipping_adding"]
+    text = figures.get("clipping_adding").describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    steps = data["step"].max() + 1
+    tail = max(1, steps // 10)
+    last = data[data["step"] >= steps - tail]
+    none = data[data["rule"] == "none"]
+    peak = none.loc[np.isfinite(none["grad_norm"]), "grad_norm"].max()
+    assert f"reaches norm {peak:.3g}" in text
+    for rule in ("value:0.1", "norm:1", "global:1"):
+        loss = last.loc[last["rule"] == rule, "loss"].median()
+        assert f"{clipping.rule_label(rule)} {loss:.3g}" in text
+    finals = [last.loc[last["rule"] == r, "loss"].median() for r in ("value:0.1", "norm:1",
+                                                                      "global:1")]  # fmt: skip
+    assert f"{sum(f < 1 / 12 for f in finals)} of 3 clipped runs end below half" in text
+    rho = data.loc[data["rule"] != "none", "spectral_radius"].max()
+    assert f"at most {rho:.2g}" in text
+    cos = data.loc[data["rule"] == "value:0.1", "cosine"].min()
+    assert f"value, c = 0.1 down to {cos:.2f}" in text
+    # an overflowing unclipped run is described as such, at its first non-finite step
+    blown = data.copy()
+    first = blown.index[blown["rule"] == "none"][3]
+    blown.loc[first:, "loss"] = np.where(blown.loc[first:, "rule"] == "none", np.inf,
+                                         blown.loc[first:, "loss"])  # fmt: skip
+    text = figures.get("clipping_adding").describe(quick=True, data=blown)
+    assert f"overflows at step {int(blown.loc[first, 'step'])}" in text
+
+
 # -- thresholds -------------------------------------------------------------------------------
 def test_clipping_thresholds_matches_compare_clipping(drawn):
     fig, data = drawn["clipping_thresholds"]

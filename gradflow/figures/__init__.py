@@ -36,6 +36,7 @@ from . import foundation  # noqa: F401  isort: skip
 from . import sweeps  # noqa: F401  isort: skip
 from . import cliff  # noqa: F401  isort: skip
 from . import clipping  # noqa: F401  isort: skip
+from . import learnability  # noqa: F401  isort: skip
 from . import lyapunov  # noqa: F401  isort: skip
 from . import gated  # noqa: F401  isort: skip
 from . import steps  # noqa: F401  isort: skip

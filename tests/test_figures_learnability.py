@@ -100,7 +100,7 @@ def test_long_sequence_curves_pick_the_longest_learnt_T_and_summarise_the_steps(
     _, data = drawn["long_sequence_curves"]
     p = figures.get("long_sequence_curves").parameters(quick=True)
     settings = (p["hidden"], p["updates"], p["batch"], p["lr"], p["seeds"], float(p["value_c"]),
-                float(p["global_c"]), p["rng"])  # fmt: skip
+                float(p["global_c"]), p["rng"], p["workers"])  # fmt: skip
     runs, steps = module._grid("adding", tuple(p["adding_T"]), *settings)
     four = runs[
         runs["init"].isin(["orthogonal", "gaussian"]) & runs["rule"].isin(["none", "global"])
@@ -126,3 +126,9 @@ def test_long_sequence_curves_pick_the_longest_learnt_T_and_summarise_the_steps(
     ]
     assert f"{outcome['solved'].sum():.0f} of {p['seeds']} solved" in text
     assert f"median held-out loss {outcome['final_loss'].median():.3g}" in text
+
+
+def test_the_data_do_not_depend_on_the_number_of_workers(drawn):
+    _, data = drawn["learnability"]
+    _, again = figures.get("learnability")(quick=True, workers=2)
+    pd.testing.assert_frame_equal(data, again)

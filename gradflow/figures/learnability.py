@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .. import train as _train
+from .._validation import as_int
 from ..plot.learning import MARKERS, STYLE_DASHES, loss_bands, solved_against_length
 from ._catalogue import register
 from ._common import (
@@ -43,20 +44,31 @@ def _start_label(init: str, activation: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _grid(task, lengths, hidden, updates, batch, lr, seeds, value_c, global_c, rng):
-    """Every run of the experiment on one task: (runs frame, per-update training losses)."""
+def _grid(task, lengths, hidden, updates, batch, lr, seeds, value_c, global_c, rng, workers):
+    """Every run of the experiment on one task: (runs frame, per-update training losses).
+
+    Computed once per session and settings; ``workers`` processes share the populations
+    (the result is the same for any number of them).
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
     rules = ["none", f"value:{value_c!r}", f"global:{global_c!r}"]
     runs, steps = [], []
-    for activation in dict.fromkeys(a for _, a in COMBINATIONS):
-        inits = [i for i, a in COMBINATIONS if a == activation]
-        frame, record = _train.compare(
-            task, inits=inits, rules=rules, T=list(lengths), seeds=seeds, hidden=hidden,
-            updates=updates, batch=batch, lr=lr, activation=activation, rng=rng,
-            return_steps=True,
-        )  # fmt: skip
-        runs.append(frame)
-        steps.append(record[["init", "rule", "T", "seed", "step", "loss"]].assign(
-            activation=activation))  # fmt: skip
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        for activation in dict.fromkeys(a for _, a in COMBINATIONS):
+            inits = [i for i, a in COMBINATIONS if a == activation]
+            frame, record = _train.compare(
+                task, inits=inits, rules=rules, T=list(lengths), seeds=seeds, hidden=hidden,
+                updates=updates, batch=batch, lr=lr, activation=activation, rng=rng,
+                return_steps=True, executor=pool,
+            )  # fmt: skip
+            runs.append(frame)
+            steps.append(record[["init", "rule", "T", "seed", "step", "loss"]].assign(
+                activation=activation))  # fmt: skip
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return pd.concat(runs, ignore_index=True), pd.concat(steps, ignore_index=True)
 
 
@@ -134,12 +146,19 @@ def _learnability_numbers(data: pd.DataFrame) -> dict:
         "2013). Seed i gives the same start and batches under every rule. {adding_summary} "
         "{copy_summary}"
     ),
-    quick={"adding_T": (4, 8), "copy_T": (2,), "hidden": 6, "updates": 30, "seeds": 2},
+    quick={
+        "adding_T": (4, 8),
+        "copy_T": (2,),
+        "hidden": 6,
+        "updates": 30,
+        "seeds": 2,
+        "workers": 1,
+    },
     numbers=_learnability_numbers,
 )
 def learnability(
     *, adding_T=(10, 20, 40, 80), copy_T=(2, 5, 10, 20), hidden=32, updates=4000, batch=32,
-    lr=2e-3, seeds=4, value_c=0.1, global_c=1.0, rng=0,
+    lr=2e-3, seeds=4, value_c=0.1, global_c=1.0, rng=0, workers=2,
 ):  # fmt: skip
     """Fraction of seeds that solve the adding and copy tasks against T, per start × clipping.
 
@@ -151,6 +170,9 @@ def learnability(
         As in :func:`gradflow.train.compare` (Adam).
     value_c, global_c : float
         Thresholds of value and global-norm clipping.
+    workers : int, default 2
+        Processes that train the populations (1: in this process); the data do not depend
+        on it.
 
     Returns
     -------
@@ -161,7 +183,8 @@ def learnability(
         ``clipped_fraction`` (mean over seeds, of updates), ``diverged`` (how many),
         ``target_loss``, ``updates_to_solve`` (median over the solving seeds).
     """
-    settings = (hidden, updates, batch, lr, seeds, float(value_c), float(global_c), rng)
+    settings = (hidden, updates, batch, lr, seeds, float(value_c), float(global_c), rng,
+                as_int(workers, "workers", minimum=1))  # fmt: skip
     frames = [_summary(_grid(task, tuple(lengths), *settings)[0], task)
               for task, lengths in (("adding", adding_T), ("copy", copy_T))]  # fmt: skip
     data = pd.concat(frames, ignore_index=True)
@@ -230,18 +253,18 @@ def _curve_numbers(data: pd.DataFrame) -> dict:
         "{window} updates), median and 10–90 % band over {seeds} seeds; dotted: the memoryless "
         "baseline 1/6. {outcomes}."
     ),
-    quick={"adding_T": (4, 8), "hidden": 6, "updates": 30, "seeds": 2, "window": 5},
+    quick={"adding_T": (4, 8), "hidden": 6, "updates": 30, "seeds": 2, "window": 5, "workers": 1},
     numbers=_curve_numbers,
 )
 def long_sequence_curves(
     *, adding_T=(10, 20, 40, 80), hidden=32, updates=4000, batch=32, lr=2e-3, seeds=4,
-    value_c=0.1, global_c=1.0, rng=0, window=50,
+    value_c=0.1, global_c=1.0, rng=0, window=50, workers=2,
 ):  # fmt: skip
     """Loss curves of orthogonal/Gaussian × clipped/unclipped at the longest learnable T.
 
     Parameters
     ----------
-    adding_T, hidden, updates, batch, lr, seeds, value_c, global_c, rng
+    adding_T, hidden, updates, batch, lr, seeds, value_c, global_c, rng, workers
         The settings of :func:`learnability` (the same runs).
     window : int, default 50
         Running mean of the training loss over this many updates, before the median.
@@ -254,7 +277,8 @@ def long_sequence_curves(
         seeds of the running mean), ``loss_low``, ``loss_high`` (10 % and 90 %), ``seeds``,
         ``solved`` (seeds solved), ``final_loss`` (median held-out loss).
     """
-    settings = (hidden, updates, batch, lr, seeds, float(value_c), float(global_c), rng)
+    settings = (hidden, updates, batch, lr, seeds, float(value_c), float(global_c), rng,
+                as_int(workers, "workers", minimum=1))  # fmt: skip
     runs, steps = _grid("adding", tuple(adding_T), *settings)
     rules = ("none", "global")
     chosen = runs[runs["init"].isin(_CURVE_STARTS) & runs["rule"].isin(rules)]

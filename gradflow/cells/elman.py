@@ -196,7 +196,11 @@ class Elman(Cell):
         return self._derivs(traj, t)[..., :, None] * self.W_hh
 
     def vjp_vector(self, traj, t, v):
-        return rmatvec(self.W_hh, v * self._derivs(traj, t))
+        d = self._derivs(traj, t)  # a new array: scaled in place
+        if d.dtype != np.result_type(d, v):
+            d = d.astype(np.result_type(d, v))
+        d *= v
+        return rmatvec(self.W_hh, d)
 
     def jvp_block(self, traj, t, vectors):
         if self.W_hh.ndim == 2 and vectors.ndim == 2:

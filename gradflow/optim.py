@@ -5,11 +5,13 @@ An optimiser is a small frozen object with two pure methods, as in optax:
 - ``state = opt.init(params)``;
 - ``updates, state = opt.update(grads, state)``, then ``params = apply_updates(params, updates)``.
 
-``params``, ``grads`` and ``updates`` are dicts name -> float64 array (the unit that
-:mod:`gradflow.clip` acts on, so a clipper sits between the gradient and ``update``). Nothing
-is modified in place: ``update`` returns new arrays and a new state. The formulas and defaults
-are PyTorch's (``torch.optim.SGD`` with ``dampening=0`` and ``torch.optim.Adam``), so a run
-matches PyTorch step for step on the same gradients.
+``params``, ``grads`` and ``updates`` are dicts name -> array (the unit that
+:mod:`gradflow.clip` acts on, so a clipper sits between the gradient and ``update``), float64
+or float32: the moments are kept in each parameter's dtype and the updates come out in it, so
+a float32 model trains in float32 throughout. Nothing is modified in place: ``update`` returns
+new arrays and a new state. The formulas and defaults are PyTorch's (``torch.optim.SGD`` with
+``dampening=0`` and ``torch.optim.Adam``), so a run matches PyTorch step for step on the same
+gradients.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ class OptState:
         stacked on the leading axis of every parameter, each with its own count (Adam's
         bias corrections then differ network by network).
     mu : mapping of str to ndarray
-        First moments (momentum buffers, Adam's m); empty for plain SGD.
+        First moments (momentum buffers, Adam's m), each in its parameter's dtype; empty for
+        plain SGD.
     nu : mapping of str to ndarray
-        Second moments (Adam's v); empty otherwise.
+        Second moments (Adam's v), likewise; empty otherwise.
     """
 
     count: int | np.ndarray
@@ -57,8 +60,14 @@ class OptState:
     nu: Mapping[str, np.ndarray]
 
 
+def _dtype(value) -> np.dtype:
+    """The working dtype of a parameter: float32 stays float32, anything else is float64."""
+    dtype = np.asarray(value).dtype
+    return dtype if dtype == np.float32 else np.dtype(np.float64)
+
+
 def _zeros(params) -> Mapping[str, np.ndarray]:
-    return MappingProxyType({k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()})
+    return MappingProxyType({k: np.zeros_like(v, dtype=_dtype(v)) for k, v in params.items()})
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,10 @@ class Optimizer:
         object.__setattr__(self, "eps", as_float(self.eps, "eps", nonnegative=True))
 
     def init(self, params) -> OptState:
-        """The initial state for ``params`` (dict name -> array): zero moments, count 0."""
+        """The initial state for ``params`` (dict name -> array): zero moments, count 0.
+
+        The moments take each parameter's dtype (float32 for a float32 array, else float64).
+        """
         if not isinstance(params, Mapping):
             raise TypeError(f"params: expected a dict mapping names to arrays, got {type(params)}")
         empty = MappingProxyType({})
@@ -110,7 +122,10 @@ class Optimizer:
         """One step: ``(updates, new_state)``; add ``updates`` to the parameters.
 
         ``grads`` must have the keys of the state (for SGD, any keys); arrays are not checked
-        again here (the trainer checks once), so pass float64 arrays of the parameter shapes.
+        again here (the trainer checks once), so pass arrays of the parameter shapes and
+        dtypes (float64 or float32). The updates and the new moments are in the dtype of the
+        moments (for SGD, of the gradients): a float32 step does float32 arithmetic, with
+        Adam's bias corrections rounded to float32 once per step.
         """
         count = state.count + 1
         lr = self.lr
@@ -134,6 +149,9 @@ class Optimizer:
             if np.ndim(count):  # per network: (P,) factors, broadcast over each parameter
                 shape = (-1,) + (1,) * (g.ndim - 1)
                 step_size_k, root_k = step_size.reshape(shape), root_correction.reshape(shape)
+            dtype = state.mu[k].dtype
+            if dtype != np.float64:  # float64 factors would promote (or upcast the loops)
+                step_size_k, root_k = np.asarray(step_size_k, dtype), np.asarray(root_k, dtype)
             m = state.mu[k] * b1
             m += (1.0 - b1) * g
             v = state.nu[k] * b2

@@ -475,3 +475,88 @@ def test_get_rejects_bad_specs_naming_rule(spec):
 def test_get_rejects_non_strings():
     with pytest.raises(TypeError, match=r"^rule:"):
         clip.get(1.0)
+
+
+# ---------------------------------------------------------------- float32 gradients
+
+
+def _single(tree):
+    return {k: np.asarray(v, dtype=np.float32) for k, v in tree.items()}
+
+
+def _widened(tree):
+    return {k: v.astype(np.float64) for k, v in tree.items()}
+
+
+def _apply32(rule, grads):
+    params = _single(_params()) if rule.name == "adaptive" else None
+    return rule(grads, params=params)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_float32_gradients_give_float32_arrays_and_float64_norms(rule):
+    grads = _single(_grads(4))
+    before = {k: v.copy() for k, v in grads.items()}
+    out, info = _apply32(rule, grads)
+    # the same rule on the same values held in float64
+    wide, wide_info = _apply(rule, _widened(grads))
+    for k in grads:
+        assert out[k].dtype == np.float32 and out[k].shape == grads[k].shape, k
+        assert not np.may_share_memory(out[k], grads[k]), k
+        np.testing.assert_array_equal(grads[k], before[k])
+        np.testing.assert_allclose(out[k], wide[k], rtol=2e-7, atol=0, err_msg=k)
+    assert type(info.norm) is float
+    assert info.norm == pytest.approx(wide_info.norm, rel=1e-15, abs=0)  # exact accumulation
+    assert info.norm_after == pytest.approx(wide_info.norm_after, rel=1e-6)
+    assert info.clipped == wide_info.clipped and info.fraction_clipped == wide_info.fraction_clipped
+    assert info.cosine == pytest.approx(wide_info.cosine, rel=1e-6)
+    assert clip.global_norm(out) == pytest.approx(info.norm_after, rel=1e-15)
+
+
+@pytest.mark.parametrize("policy", ["skip", "zero"])
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_float32_nonfinite_policies_keep_float32(rule, policy):
+    out, info = _apply32(dataclasses.replace(rule, nonfinite=policy), _single(_broken()))
+    assert info.nonfinite and info.skip == (policy == "skip")
+    for k, v in out.items():
+        assert v.dtype == np.float32 and np.all(np.isfinite(v)), k
+
+
+def test_float32_and_float64_tensors_keep_their_own_dtypes():
+    grads = {"a": np.array([3.0, 0.0], np.float32), "b": np.array([4.0]), "c": [[0.0]]}
+    for rule in RULES:
+        params = {k: np.ones(np.shape(v)) for k, v in grads.items()}
+        out, info = rule(grads, params=params if rule.name == "adaptive" else None)
+        assert {k: v.dtype for k, v in out.items()} == {
+            "a": np.float32, "b": np.float64, "c": np.float64
+        }  # fmt: skip
+        assert info.norm == 5.0
+
+
+def test_float32_norms_do_not_overflow_or_underflow():
+    # squares of 1e30 overflow float32 and those of 1e-30 underflow it; in float64 neither does
+    for scale in (1e30, 1e-30, 1e37, 1e-40):
+        grads = _single({"a": scale * np.array([3.0, 4.0]), "b": scale * np.array([[12.0]])})
+        exact = math.sqrt(sum(float(x) ** 2 for x in _flat(_widened(grads))))
+        assert clip.global_norm(grads) == pytest.approx(exact, rel=1e-15, abs=0)
+        out, info = clip.by_global_norm(1.0)(grads)
+        assert info.norm == pytest.approx(exact, rel=1e-15, abs=0)
+        expected = np.array([3, 4, 12]) / 13
+        if scale > 1:
+            np.testing.assert_allclose(_flat(out), expected, rtol=1e-6)
+        out, info = clip.by_norm(1.0)(grads)
+        assert all(v.dtype == np.float32 and np.all(np.isfinite(v)) for v in out.values())
+    # a factor below float32's normal range (1e-20 / 1.3e31): scaled in float64, rounded once
+    grads = _single({"a": 1e30 * np.array([3.0, 4.0]), "b": 1e30 * np.array([12.0])})
+    out, info = clip.by_global_norm(1e-20)(grads)
+    assert info.scale < np.finfo(np.float32).tiny
+    np.testing.assert_allclose(_flat(out) / 1e-20, [3 / 13, 4 / 13, 12 / 13], rtol=1e-6)
+    out, _ = clip.by_norm(1e-20)(grads)
+    np.testing.assert_allclose(out["a"] / 1e-20, [0.6, 0.8], rtol=1e-6)
+    big = _single({"a": [1.5e38, 2e38]})  # norm 2.5e38: its square overflows float32
+    out, info = clip.by_global_norm(1e38)(big)
+    assert out["a"].dtype == np.float32 and np.all(np.isfinite(out["a"]))
+    np.testing.assert_allclose(out["a"], [6e37, 8e37], rtol=1e-6)
+    out, _ = clip.adaptive(0.5)(big, params=_single({"a": [1.0, 0.0]}))
+    np.testing.assert_allclose(out["a"], [0.3, 0.4], rtol=1e-6)
+    assert out["a"].dtype == np.float32

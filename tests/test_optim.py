@@ -145,3 +145,84 @@ def test_bad_arguments_give_one_line_errors(call, exc, words):
         call()
     message = str(info.value)
     assert words in message and "\n" not in message
+
+
+# -- float32 ----------------------------------------------------------------------------------
+OPTIMIZERS32 = {
+    "sgd": lambda: optim.sgd(0.05),
+    "momentum": lambda: optim.momentum(0.05, 0.9),
+    "nesterov": lambda: optim.momentum(0.05, 0.8, nesterov=True),
+    "adam": lambda: optim.adam(1e-2),
+}
+
+
+def _single(tree):
+    return {k: v.astype(np.float32) for k, v in tree.items()}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS32)
+def test_float32_parameters_get_float32_moments_and_updates(name):
+    opt = OPTIMIZERS32[name]()
+    rng = np.random.default_rng(3)
+    start = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3)}
+    grads_seq = _grad_sequence(12)
+    params64, state64 = _run(opt, start, grads_seq)
+    params, state = _single(start), opt.init(_single(start))
+    for moments in (state.mu, state.nu):
+        assert all(m.dtype == np.float32 for m in moments.values())
+    for grads in grads_seq:
+        updates, state = opt.update(_single(grads), state)
+        assert all(u.dtype == np.float32 for u in updates.values())
+        params = optim.apply_updates(params, updates)
+        assert all(p.dtype == np.float32 for p in params.values())
+    for moments in (state.mu, state.nu):
+        assert all(m.dtype == np.float32 for m in moments.values())
+    assert len(state.mu) == (0 if name == "sgd" else 2) and len(state.nu) == 2 * (name == "adam")
+    for k in params:  # float32 arithmetic on float32-rounded gradients
+        np.testing.assert_allclose(params[k], params64[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    for k in state.mu:
+        np.testing.assert_allclose(state.mu[k], state64.mu[k], rtol=1e-5, atol=1e-6)
+
+
+def test_float32_adam_with_per_network_counts_stays_float32():
+    opt = optim.adam(1e-2)
+    rng = np.random.default_rng(0)
+    start = {"W": rng.normal(size=(3, 4, 2)), "b": rng.normal(size=(3, 4))}
+    grads = [{k: rng.normal(size=v.shape) for k, v in start.items()} for _ in range(4)]
+    results = {}
+    for dtype in (np.float64, np.float32):
+        params = {k: v.astype(dtype) for k, v in start.items()}
+        state = opt.init(params)
+        state = optim.OptState(np.array([0, 2, 5]), state.mu, state.nu)  # networks of any age
+        for g in grads:
+            updates, state = opt.update({k: v.astype(dtype) for k, v in g.items()}, state)
+            assert all(u.dtype == dtype for u in updates.values())
+            params = optim.apply_updates(params, updates)
+        assert state.count.tolist() == [4, 6, 9]
+        assert all(m.dtype == dtype for m in [*state.mu.values(), *state.nu.values()])
+        results[dtype] = params
+    for k in start:
+        np.testing.assert_allclose(results[np.float32][k], results[np.float64][k], rtol=1e-5)
+
+
+def test_float32_matches_torch_float32_adam():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    start = _single({"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3)})
+    grads_seq = [_single(g) for g in _grad_sequence(12)]
+    new, _ = _run(optim.adam(1e-2), start, grads_seq)
+    tensors = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in start.items()}
+    opt = torch.optim.Adam(list(tensors.values()), lr=1e-2)
+    for grads in grads_seq:
+        for k, tensor in tensors.items():
+            tensor.grad = torch.from_numpy(grads[k])
+        opt.step()
+    for k, tensor in tensors.items():
+        assert new[k].dtype == np.float32
+        np.testing.assert_allclose(new[k], tensor.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_non_float32_parameters_still_get_float64_moments():
+    opt = optim.momentum(0.1)
+    state = opt.init({"w": np.arange(3), "v": np.zeros(2, np.float16), "u": [1.0, 2.0]})
+    assert {k: m.dtype for k, m in state.mu.items()} == dict.fromkeys("wvu", np.float64)

@@ -325,3 +325,173 @@ def test_model_bad_inputs():
         train.init_model((2,), 4)
     with pytest.raises(ValueError, match="hidden"):
         train.init_model("adding", 0)
+
+
+# -- float32 ----------------------------------------------------------------------------------
+def as_float32(model):
+    """The float64 ``model`` rounded to float32 (the same cell kind and activation)."""
+    cell = model.cell
+    cell32 = Elman(cell.W_hh, cell.W_xh, cell.b, activation=cell.activation, dtype=np.float32)
+    return train.Model(cell32, model.W_out, model.b_out, model.objective)
+
+
+def assert_close_relative(actual, desired, rtol, name):
+    """Entries within ``rtol`` of the largest entry of ``desired`` (float32 rounding is
+    relative to the scale of a whole gradient, not of each entry)."""
+    scale = float(np.max(np.abs(desired)))
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale, err_msg=name)
+
+
+@pytest.mark.parametrize(("activation", "objective", "per_step"), CASES)
+def test_float32_gradients_match_the_float64_model(activation, objective, per_step):
+    model = make_model(activation, objective)
+    single = as_float32(model)
+    xs, ys = make_batch(objective, per_step)
+    loss, grads = model.value_and_grad(xs, ys)
+    loss32, grads32 = single.value_and_grad(xs, ys)
+    assert type(loss32) is float and loss32 == pytest.approx(loss, rel=1e-5)
+    assert single.loss(xs, ys) == pytest.approx(loss32, rel=1e-6)
+    assert single.predict(xs).dtype == np.float32
+    assert sorted(grads32) == sorted(grads)
+    for name, g in grads32.items():
+        assert g.dtype == np.float32 and g.shape == grads[name].shape, name
+        assert_close_relative(g, grads[name], 1e-4, name)
+
+
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+@pytest.mark.parametrize("task", ["adding", "copy"])
+def test_init_model_float32_draws_the_float64_numbers_rounded(cell, task):
+    model = train.init_model(task, 6, cell=cell, rng=7)
+    single = train.init_model(task, 6, cell=cell, rng=7, dtype=np.float32)
+    assert model.dtype == np.float64 and single.dtype == single.cell.dtype == np.float32
+    assert list(single.params) == list(model.params)
+    for name, value in single.params.items():
+        assert value.dtype == np.float32, name
+        np.testing.assert_array_equal(value, model.params[name].astype(np.float32), err_msg=name)
+    xs, ys = train.make_task(task, T=8).sample(3, rng=2)
+    loss, grads = model.value_and_grad(xs, ys)
+    loss32, grads32 = single.value_and_grad(xs, ys)
+    assert loss32 == pytest.approx(loss, rel=1e-5)
+    for name, g in grads32.items():
+        assert g.dtype == np.float32, name
+        assert_close_relative(g, grads[name], 1e-4, name)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize(("objective", "per_step"), [("mse", False), ("xent", True)])
+def test_float32_gradients_match_torch_float32_autograd(nonlinearity, objective, per_step):
+    torch = pytest.importorskip("torch")
+    model = as_float32(make_model(nonlinearity, objective, rng=5))
+    xs, ys = make_batch(objective, per_step, rng=6)
+    loss, grads = model.value_and_grad(xs, ys)
+
+    f32 = torch.float32
+    rnn = torch.nn.RNN(D, N, nonlinearity=nonlinearity, dtype=f32)
+    readout = torch.nn.Linear(N, K, dtype=f32)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(torch.from_numpy(model.cell.W_hh))
+        rnn.weight_ih_l0.copy_(torch.from_numpy(model.cell.W_xh))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(model.cell.b))
+        rnn.bias_hh_l0.zero_()
+        readout.weight.copy_(torch.from_numpy(model.W_out))
+        readout.bias.copy_(torch.from_numpy(model.b_out))
+    hidden, _ = rnn(torch.tensor(xs, dtype=f32))
+    if objective == "mse":
+        torch_loss = ((readout(hidden[-1]) - torch.tensor(ys, dtype=f32)) ** 2).mean()
+    else:
+        logits = readout(hidden).reshape(-1, K)
+        torch_loss = torch.nn.functional.cross_entropy(logits, torch.tensor(ys).reshape(-1))
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-5)
+    pairs = {
+        "W_hh": rnn.weight_hh_l0,
+        "W_xh": rnn.weight_ih_l0,
+        "b": rnn.bias_ih_l0,
+        "W_out": readout.weight,
+        "b_out": readout.bias,
+    }
+    for name, tensor in pairs.items():
+        assert grads[name].dtype == np.float32
+        assert_close_relative(grads[name], tensor.grad.numpy(), 1e-4, name)
+
+
+def test_float32_model_keeps_float32_through_with_params_and_nan_gradients():
+    single = as_float32(make_model())
+    wide = {k: v.astype(np.float64) + 0.5 for k, v in single.params.items()}
+    moved = single.with_params(wide)
+    assert moved.dtype == np.float32
+    for name, value in moved.params.items():
+        assert value.dtype == np.float32, name
+        np.testing.assert_array_equal(value, wide[name].astype(np.float32))
+    xs, ys = make_batch("mse", False)
+    _, grads = single.value_and_grad(xs, ys * np.nan)  # NaN targets: NaN gradients, float32
+    for name, g in grads.items():
+        assert g.dtype == np.float32 and np.isnan(g).all(), name
+
+
+@pytest.mark.parametrize(
+    ("clip_rule", "optimizer", "lr"),
+    [("global:1", "adam", 1e-2), ("value:0.05", "momentum", 0.05), ("adaptive:0.05", "sgd", 0.2)],
+)
+def test_float32_fit_tracks_the_float64_fit(clip_rule, optimizer, lr):
+    task = train.make_task("adding", T=15)
+    model = train.init_model(task, 12, rng=3)
+    single = train.init_model(task, 12, rng=3, dtype=np.float32)
+    kwargs = dict(
+        clip=clip_rule, optimizer=optimizer, lr=lr, steps=20, batch=8, rng=4, snapshot_every=5,
+        progress=False,
+    )  # fmt: skip
+    history = train.fit(task, model, **kwargs)
+    history32 = train.fit(task, single, **kwargs)
+    assert history32.status == "completed" and not history32.diverged
+    assert history32.model.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in history32.model.params.values())
+    assert history32.snapshots.dtype == np.float32
+    assert history32.snapshots.shape == history.snapshots.shape
+    assert history32.snapshot_steps.tolist() == [0, 5, 10, 15, 20]
+    assert all(v.dtype == np.float32 for v in history32.params_at(-1).values())
+    np.testing.assert_array_equal(history32.params_at(-1)["W_hh"], history32.model.cell.W_hh)
+    frame, frame64 = history32.frame, history.frame
+    assert tuple(frame.columns) == train.COLUMNS and len(frame) == 20
+    assert frame.select_dtypes("number").notna().all().all()
+    assert frame["clipped"].any()
+    np.testing.assert_array_equal(frame["clipped"], frame64["clipped"])
+    for column in ("loss", "grad_norm", "grad_norm_clipped", "update_norm", "spectral_radius"):
+        np.testing.assert_allclose(frame[column], frame64[column], rtol=1e-3, err_msg=column)
+    assert frame["loss"].iloc[-5:].mean() < frame["loss"].iloc[:5].mean()  # it learns
+    np.testing.assert_allclose(history32.snapshots, history.snapshots, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(
+        np.abs(history32.path[["pc1", "pc2"]]), np.abs(history.path[["pc1", "pc2"]]), atol=1e-3
+    )
+
+
+def test_float32_fit_skips_nonfinite_steps():
+    single = train.init_model("adding", 6, rng=0, dtype=np.float32)
+    history = train.fit(
+        _nan_sometimes, single, T=8, clip="global:1", optimizer="adam", lr=0.05,
+        steps=30, batch=4, rng=2, snapshot_every=1, progress=False,
+    )  # fmt: skip
+    bad = history.frame["nonfinite"].to_numpy()
+    assert 3 <= bad.sum() <= 20 and np.array_equal(history.frame["skipped"], bad)
+    moved = np.any(np.diff(history.snapshots, axis=0) != 0, axis=1)
+    assert np.array_equal(moved, ~bad)
+    assert history.model.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int32, "complex64", "bogus", 3])
+def test_init_model_refuses_other_dtypes_naming_dtype(dtype):
+    with pytest.raises(TypeError) as info:
+        train.init_model("adding", 4, dtype=dtype)
+    message = str(info.value)
+    assert message.startswith("dtype: expected float64 or float32") and "\n" not in message
+
+
+def test_init_model_cell_factory_must_build_in_the_dtype():
+    def factory(hidden, inputs, rng):
+        return Elman(np.eye(hidden), rng.uniform(size=(hidden, inputs)), np.zeros(hidden))
+
+    assert train.init_model("adding", 4, cell=factory, rng=0).dtype == np.float64
+    with pytest.raises(ValueError) as info:
+        train.init_model("adding", 4, cell=factory, rng=0, dtype=np.float32)
+    message = str(info.value)
+    assert message.startswith("dtype:") and "float32" in message and "\n" not in message

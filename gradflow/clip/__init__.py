@@ -1,10 +1,12 @@
 """Gradient clipping (layer 1): small factories, each returning a pure clipper.
 
 A clipper is called as ``clipper(grads, params=None) -> (clipped, info)``: ``grads`` is a dict
-name -> array, ``clipped`` a new dict of new float64 arrays (the inputs are never modified), and
-``info`` a :class:`ClipInfo` report. Norms are computed without overflow or underflow (entries
-as large as 1e200 or as small as 1e-200 give exact norms), and a non-finite gradient is never
-passed on silently: see the ``nonfinite`` policies of :class:`Clipper`.
+name -> array, ``clipped`` a new dict of new arrays (the inputs are never modified), each in
+its gradient's dtype (float32 stays float32; anything else becomes float64), and ``info`` a
+:class:`ClipInfo` report. Norms are accumulated in float64 whatever the dtype and computed
+without overflow or underflow (entries as large as 1e200 or as small as 1e-200 give exact
+norms), and a non-finite gradient is never passed on silently: see the ``nonfinite`` policies
+of :class:`Clipper`.
 
 The rules follow optax (``optax/transforms/_clipping.py``) with a PyTorch-style ``dict`` of
 arrays in place of a pytree. ``get("global:1")`` builds a clipper from a command-line spec.

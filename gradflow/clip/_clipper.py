@@ -22,12 +22,18 @@ __all__ = ["ClipInfo", "Clipper", "global_norm"]
 _POLICIES = ("skip", "raise", "zero")
 
 
+def _dtype(value) -> type:
+    """float32 for a float32 array, float64 for anything else (lists, ints, float16, ...)."""
+    return np.float32 if getattr(value, "dtype", None) == np.float32 else np.float64
+
+
 def _as_grads(grads) -> dict[object, np.ndarray]:
     if not isinstance(grads, Mapping):
         kind = f"array of shape {np.shape(grads)}" if hasattr(grads, "shape") else type(grads)
         raise TypeError(f"grads: expected a dict mapping names to arrays, got {kind}")
     return {
-        k: as_array(v, f"grads[{k!r}]", finite=False, allow_empty=True) for k, v in grads.items()
+        k: as_array(v, f"grads[{k!r}]", dtype=_dtype(v), finite=False, allow_empty=True)
+        for k, v in grads.items()
     }
 
 
@@ -41,7 +47,7 @@ def _as_params(params, grads: dict) -> dict[object, np.ndarray]:
         raise ValueError(f"params: expected the keys of grads {wanted}, got {got}")
     out = {}
     for k, g in grads.items():
-        w = as_array(params[k], f"params[{k!r}]", allow_empty=True)
+        w = as_array(params[k], f"params[{k!r}]", dtype=_dtype(params[k]), allow_empty=True)
         if w.shape != g.shape:
             raise ValueError(f"params[{k!r}]: expected shape {g.shape} (as grads), got {w.shape}")
         out[k] = w

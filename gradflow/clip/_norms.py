@@ -1,4 +1,9 @@
-"""L2 norms free of overflow and underflow, safe rescaling and cosines of dicts of arrays."""
+"""L2 norms free of overflow and underflow, safe rescaling and cosines of dicts of arrays.
+
+Arrays are float64 or float32. Sums of squares and dot products are always accumulated in
+float64 (a float32 array is widened first: its squares can neither overflow nor underflow
+there), and rescaling returns an array of the input's dtype.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,17 @@ import numpy as np
 __all__: list[str] = []  # private helpers of gradflow.clip
 
 _TINY = 1e-280  # below this a sum of squares may have lost digits to underflow: rescale
+_F32 = np.finfo(np.float32)
+
+
+def _wide(x: np.ndarray) -> np.ndarray:
+    """``x`` itself if float64, else a float64 copy (the accumulation dtype of every sum)."""
+    return x if x.dtype == np.float64 else x.astype(np.float64)
 
 
 def _row_norms(x2: np.ndarray) -> np.ndarray:
-    """L2 norms of the rows of a finite 2-D array, free of overflow and underflow."""
+    """L2 norms of the rows of a finite 2-D array, free of overflow and underflow (float64)."""
+    x2 = _wide(x2)
     if x2.shape[1] == 0:
         return np.zeros(x2.shape[0])
     if x2.shape[0] == 1:
@@ -32,7 +44,7 @@ def _row_norms(x2: np.ndarray) -> np.ndarray:
 
 def _tensor_norm(x: np.ndarray) -> tuple[float, int]:
     """(L2 norm, number of non-finite entries); the norm is NaN or inf if the entries are."""
-    flat = x.reshape(-1)
+    flat = _wide(x.reshape(-1))
     ss = float(flat @ flat)
     if math.isfinite(ss) and ss > _TINY:
         return math.sqrt(ss), 0
@@ -57,18 +69,28 @@ def _combine(norms) -> float:
 
 
 def _scaled(x: np.ndarray, target: float, norm: float) -> np.ndarray:
-    """x * (target / norm), dividing first when the factor would be subnormal."""
+    """x * (target / norm) in the dtype of x, dividing first when the factor would be subnormal.
+
+    A float32 ``x`` is multiplied by the factor rounded to float32 when that is a normal
+    float32 number, else (a factor out of float32's range) scaled in float64 and rounded once.
+    """
     factor = target / norm
+    if x.dtype == np.float32:
+        if _F32.tiny < factor < _F32.max:
+            return x * np.float32(factor)
+        return (x.astype(np.float64) * factor).astype(np.float32)
     return x * factor if factor > 1e-290 else (x / norm) * target
 
 
 def _cosine(a: dict, b: dict, norm_a: float, norm_b: float) -> float:
     """Cosine between two dicts of arrays seen as single vectors (norms given, > 0)."""
     product = norm_a * norm_b
+    a = {k: _wide(a[k].reshape(-1)) for k in a}
+    b = {k: _wide(b[k].reshape(-1)) for k in a}
     if _TINY < product < 1 / _TINY:
-        dot = sum(float(a[k].reshape(-1) @ b[k].reshape(-1)) for k in a) / product
+        dot = sum(float(a[k] @ b[k]) for k in a) / product
     else:
-        dot = sum(float((a[k].reshape(-1) / norm_a) @ (b[k].reshape(-1) / norm_b)) for k in a)
+        dot = sum(float((a[k] / norm_a) @ (b[k] / norm_b)) for k in a)
     return min(1.0, max(-1.0, dot))
 
 

@@ -2,10 +2,11 @@
 
 A rule is called as ``rule(arrays, norms, threshold, eps, params) -> (out, factor, hits)``:
 ``out`` maps each name to the array itself where the rule leaves it alone, else to a new
-array; ``factor`` is the single scale applied to every array (``by_global_norm``, ``none``)
-or None; ``hits`` counts the entries the rule clipped. As in Pascanu et al. (2013), Algorithm 1,
-a rule clips at its bound too (‖g‖ ≥ c, |g_i| ≥ c), where the scale c/‖g‖ is 1 and no value
-changes: those entries are hits (``by_global_norm`` still multiplies them by 1.0).
+array of its dtype (float64 or float32); ``factor`` is the single scale applied to every array
+(``by_global_norm``, ``none``) or None; ``hits`` counts the entries the rule clipped. As in
+Pascanu et al. (2013), Algorithm 1, a rule clips at its bound too (‖g‖ ≥ c, |g_i| ≥ c), where
+the scale c/‖g‖ is 1 and no value changes: those entries are hits (``by_global_norm`` still
+multiplies them by 1.0).
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def _rule_adaptive(arrays, norms, clipping, eps, params):
         bound = clipping * np.maximum(_row_norms(_units(params[k])), eps)
         hits += int(np.count_nonzero(g2[g_norm >= bound]))
         over = g_norm > bound
-        if over.any():
+        if over.any():  # float64 factors: a float32 g is scaled in float64, rounded once
             factor = np.where(over, bound / np.where(over, g_norm, 1.0), 1.0)
-            out[k] = (g2 * factor[:, None]).reshape(g.shape)
+            out[k] = (g2 * factor[:, None]).astype(g.dtype, copy=False).reshape(g.shape)
     return out, None, hits
 
 

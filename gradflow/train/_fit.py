@@ -40,7 +40,8 @@ class History:
     snapshot_steps : ndarray of int, shape (S,)
         Steps at which parameters were kept (before that step's update; the last is the end).
     snapshots : ndarray, shape (S, P)
-        The parameters flattened in the order of ``model.params``.
+        The parameters flattened in the order of ``model.params``, in the model's dtype
+        (float32 snapshots of a float32 model hold its parameters exactly).
     model : Model
         The final model (the last finite parameters).
     status : {"completed", "nonfinite_params"}
@@ -116,7 +117,9 @@ def fit(
     task : Task, str or callable
         See :func:`make_task` (a name or callable needs ``T``).
     model : Model
-        The starting point (not modified).
+        The starting point (not modified). A float32 model (``init_model(..., dtype=
+        np.float32)``) trains in float32 end to end: gradients, clipping, the optimiser's
+        moments and updates.
     clip : str or Clipper, default "none"
         A clipper or a spec for :func:`gradflow.clip.get` (``"global:1"``, ...); its
         ``nonfinite`` policy decides what a NaN/inf gradient does (``"skip"``: no update).
@@ -194,7 +197,7 @@ def fit(
             loss, grads = model.value_and_grad(xs, ys)
         except NonFiniteError:
             loss = np.inf
-            grads = {k: np.full(v.shape, np.nan) for k, v in params.items()}
+            grads = {k: np.full(v.shape, np.nan, v.dtype) for k, v in params.items()}
         clipped, info = clipper(grads, params if adaptive else None)
         update_norm = 0.0
         if not info.skip:

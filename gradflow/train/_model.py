@@ -11,7 +11,7 @@ from scipy.special import log_softmax
 from .. import cells as _cells
 from .. import tasks as _tasks
 from .._rng import as_generator
-from .._validation import as_array, as_choice, as_int
+from .._validation import as_array, as_choice, as_dtype, as_int
 from ..cells import Cell
 from ..jacobians import backprop
 
@@ -123,8 +123,8 @@ def objective_loss(objective: str, out, ys, network_axis: int | None = None):
         np.put_along_axis(dout, index, np.take_along_axis(dout, index, -1) - 1.0, -1)
         dout /= count
         per_entry = -np.take_along_axis(logp, index, -1)
-    if network_axis is None:
-        return float(np.mean(per_entry)), dout
+    if network_axis is None:  # accumulated in float64, whatever the dtype
+        return float(np.mean(per_entry, dtype=np.float64)), dout
     axes = tuple(a for a in range(per_entry.ndim) if a != network_axis)
     return per_entry.sum(axis=axes) / count, dout
 
@@ -134,7 +134,10 @@ class Model:
     r"""A recurrent cell with a linear readout :math:`y_t = W_{out} h_t + b_{out}`.
 
     The readout sees the cell's output ``h`` (:meth:`gradflow.cells.Cell.output`): the whole
-    state for Elman and GRU, the first N entries of ``[h, c]`` for the LSTM.
+    state for Elman and GRU, the first N entries of ``[h, c]`` for the LSTM. The model works in
+    its cell's dtype (``cell.dtype``, float64 or float32): the readout is kept in it, inputs and
+    float targets are cast to it and the gradients come out in it; the loss is a Python float
+    (a float32 model's mean accumulated in float64).
 
     Parameters
     ----------
@@ -188,11 +191,11 @@ class Model:
             )
         if getattr(self.cell, "W_xh", None) is None:
             raise ValueError("cell: expected a cell with input weights W_xh, got W_xh=None")
-        n = self.cell.hidden_size
-        W_out = as_array(self.W_out, "W_out", ndim=2)
+        n, dtype = self.cell.hidden_size, self.cell.dtype
+        W_out = as_array(self.W_out, "W_out", ndim=2, dtype=dtype)
         if W_out.shape[1] != n:
             raise ValueError(f"W_out: expected shape (K, {n}), got {W_out.shape}")
-        b_out = as_array(self.b_out, "b_out", ndim=1)
+        b_out = as_array(self.b_out, "b_out", ndim=1, dtype=dtype)
         if b_out.shape != (W_out.shape[0],):
             raise ValueError(f"b_out: expected shape ({W_out.shape[0]},), got {b_out.shape}")
         object.__setattr__(self, "W_out", W_out)
@@ -200,17 +203,22 @@ class Model:
         as_choice(self.objective, "objective", OBJECTIVES)
 
     @property
+    def dtype(self) -> np.dtype:
+        """The working precision, the cell's: float64 or float32."""
+        return self.cell.dtype
+
+    @property
     def params(self) -> dict[str, np.ndarray]:
         """Every trainable array by name: the cell's, then ``W_out`` and ``b_out``."""
         return {**self.cell.params, "W_out": self.W_out, "b_out": self.b_out}
 
     def with_params(self, params) -> Model:
-        """A new model with ``params`` (the keys and shapes of :attr:`params`)."""
+        """A new model with ``params`` (the keys and shapes of :attr:`params`), in this dtype."""
         cell = self.cell.with_params({k: params[k] for k in self.cell.params})
         return Model(cell, params["W_out"], params["b_out"], self.objective)
 
     def _outputs(self, xs):
-        traj = self.cell.run(as_array(xs, "xs", ndim=3))
+        traj = self.cell.run(as_array(xs, "xs", ndim=3, dtype=self.cell.dtype))
         return traj, self.cell.output(traj.states[1:]) @ self.W_out.T + self.b_out
 
     def predict(self, xs) -> np.ndarray:
@@ -221,7 +229,7 @@ class Model:
         """Validated targets and whether the loss sits at every step."""
         k = self.W_out.shape[0]
         if self.objective == "mse":
-            ys = as_array(ys, "ys", ndim=(2, 3), finite=False)
+            ys = as_array(ys, "ys", ndim=(2, 3), dtype=self.cell.dtype, finite=False)
             shapes = {2: (batch, k), 3: (n_steps, batch, k)}
         else:
             ys = np.asarray(ys)
@@ -251,7 +259,7 @@ class Model:
         non-finite loss gradient (NaN targets, overflow) or a backward pass that overflows gives
         NaN for every cell gradient, left for the clipper's ``nonfinite`` policy.
         """
-        traj = self.cell.run(as_array(xs, "xs", ndim=3))
+        traj = self.cell.run(as_array(xs, "xs", ndim=3, dtype=self.cell.dtype))
         states = traj.states
         ys, per_step = self._targets(ys, states.shape[0] - 1, states.shape[1])
         hidden = self.cell.output(states[1:] if per_step else states[-1])
@@ -271,7 +279,7 @@ class Model:
         if adjoints is not None and np.isfinite(adjoints).all():
             grads = self.cell.param_grads(traj, adjoints)
         else:  # NaN targets or an overflow: the clipper's nonfinite policy decides
-            grads = {name: np.full(p.shape, np.nan) for name, p in self.cell.params.items()}
+            grads = {k: np.full(p.shape, np.nan, p.dtype) for k, p in self.cell.params.items()}
         grads.update(grads_out)
         return loss, grads
 
@@ -287,6 +295,7 @@ def init_model(
     rng=None,
     cell="elman",
     forget_bias=0.0,
+    dtype=np.float64,
 ) -> Model:
     """A freshly initialised recurrent network (Elman, LSTM or GRU) with a linear readout.
 
@@ -312,19 +321,27 @@ def init_model(
         ``forget_bias`` are then the factory's business and must keep their defaults).
     forget_bias : float, default 0.0
         Gated cells: added to the LSTM's forget-gate (or the GRU's update-gate) bias.
+    dtype : {float64, float32}, default float64
+        Working precision of the cell and the readout (a cell factory must return a cell of
+        this dtype).
 
     Notes
     -----
     ``W_xh`` and ``W_out`` are drawn from U(−1/√N, 1/√N), PyTorch's default for ``nn.RNN`` and
     ``nn.Linear(N, K)``; the Elman bias starts at zero, a gated cell's biases as
     :func:`gradflow.cells.initial_params` draws them (zero but for ``forget_bias``, unless
-    ``init="uniform"``, PyTorch's default for the whole layer).
+    ``init="uniform"``, PyTorch's default for the whole layer). Every draw is made in float64
+    and then cast: whatever the dtype the same random numbers are drawn, and a float32 model
+    starts from the float64 one rounded to float32.
 
     Examples
     --------
     >>> model = init_model((3, 2), 16, gain=1.5, rng=0)
     >>> model.cell, model.W_out.shape, model.objective
     (Elman(hidden_size=16, input_size=3, activation='tanh'), (2, 16), 'mse')
+    >>> single = init_model((3, 2), 16, gain=1.5, rng=0, dtype=np.float32)
+    >>> single.W_out.dtype, bool(np.all(single.W_out == model.W_out.astype(np.float32)))
+    (dtype('float32'), True)
     """
     if isinstance(task, tuple):
         d, k = (as_int(v, "task", minimum=1) for v in task) if len(task) == 2 else (0, 0)
@@ -335,6 +352,7 @@ def init_model(
         spec = make_task(task, T=1 if isinstance(task, str) else None)
         d, k, default = spec.input_size, spec.output_size, spec.objective
     hidden = as_int(hidden, "hidden", minimum=1)
+    dtype = as_dtype(dtype, "dtype")
     gen = as_generator(rng)
     bound = 1.0 / np.sqrt(hidden)
     if callable(cell):
@@ -348,6 +366,11 @@ def init_model(
                 f"cell: expected the factory to return a gradflow cell of hidden size {hidden}, "
                 f"got {recurrent!r}"
             )
+        if recurrent.dtype != dtype:
+            raise ValueError(
+                f"dtype: expected the cell factory to return a {dtype} cell, got "
+                f"{recurrent.dtype}; build the cell in that dtype"
+            )
     else:
         kind = _cells.check_kind(cell, activation, forget_bias)
         params = _cells.initial_params(
@@ -357,8 +380,8 @@ def init_model(
         params["W_xh"] = gen.uniform(-bound, bound, size=(rows, d))
         if kind == "elman":
             params["b"] = np.zeros(hidden)
-        recurrent = _cells.build(kind, params, activation=activation)
-    W_out = gen.uniform(-bound, bound, size=(k, hidden))
+        recurrent = _cells.build(kind, params, activation=activation, dtype=dtype)
+    W_out = gen.uniform(-bound, bound, size=(k, hidden))  # float64, cast by Model
     return Model(recurrent, W_out, np.zeros(k), default if objective is None else objective)
 
 

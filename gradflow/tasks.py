@@ -216,8 +216,8 @@ def adding_baseline() -> float:
     return 1.0 / 6.0
 
 
-def copy(T: int, batch: int, *, rng=None):
-    """The copy-memory task: recall 10 symbols after T steps of blanks.
+def copy(T: int, batch: int, *, rng=None, symbols: int = _N_COPY):
+    """The copy-memory task: recall 10 symbols (or ``symbols``) after T steps of blanks.
 
     Parameters
     ----------
@@ -227,6 +227,10 @@ def copy(T: int, batch: int, *, rng=None):
         Number of sequences, >= 1.
     rng : int, Generator or None
         Source of randomness.
+    symbols : int, default 10
+        How many symbols to recall, K (Arjovsky et al.'s task has 10); with K symbols the
+        sequences have length T + 2K and the "10" below reads K. A short copy (K = 3, say)
+        keeps the memory load small, so that what limits learning is the delay T.
 
     Returns
     -------
@@ -257,28 +261,32 @@ def copy(T: int, batch: int, *, rng=None):
     """
     T = as_int(T, "T", minimum=1)
     batch = as_int(batch, "batch", minimum=1)
+    k = as_int(symbols, "symbols", minimum=1)
     gen = as_generator(rng)
-    symbols = gen.integers(1, _N_SYMBOLS + 1, size=(_N_COPY, batch))
-    ids = np.zeros((T + 2 * _N_COPY, batch), dtype=np.int64)
-    ids[:_N_COPY] = symbols
-    ids[T + _N_COPY - 1] = _N_SYMBOLS + 1
+    drawn = gen.integers(1, _N_SYMBOLS + 1, size=(k, batch))
+    ids = np.zeros((T + 2 * k, batch), dtype=np.int64)
+    ids[:k] = drawn
+    ids[T + k - 1] = _N_SYMBOLS + 1
     ys = np.zeros_like(ids)
-    ys[-_N_COPY:] = symbols
+    ys[-k:] = drawn
     xs = np.eye(_N_SYMBOLS + 2)[ids]
     return xs, ys
 
 
-def copy_baseline(T: int) -> float:
+def copy_baseline(T: int, symbols: int = _N_COPY) -> float:
     """Mean cross-entropy (nats per step) of the memoryless baseline on :func:`copy`.
 
     Parameters
     ----------
     T : int
         Delay of the copy task, >= 1.
+    symbols : int, default 10
+        Symbols to recall, K.
 
     Notes
     -----
-    10 ln 8 / (T + 20): zero loss on the T + 10 blank targets, ln 8 on each of the last 10.
+    K ln 8 / (T + 2K): zero loss on the T + K blank targets, ln 8 on each of the last K
+    (10 ln 8 / (T + 20) for the standard task).
 
     Examples
     --------
@@ -286,4 +294,5 @@ def copy_baseline(T: int) -> float:
     0.173287
     """
     T = as_int(T, "T", minimum=1)
-    return _N_COPY * math.log(_N_SYMBOLS) / (T + 2 * _N_COPY)
+    k = as_int(symbols, "symbols", minimum=1)
+    return k * math.log(_N_SYMBOLS) / (T + 2 * k)

@@ -242,3 +242,27 @@ def test_copy_rejects_bad_arguments(args, error, pattern):
         tasks.copy(*args)
     with pytest.raises(ValueError, match=r"^T:"):
         tasks.copy_baseline(0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_copy_with_k_symbols(k):
+    T, B = 7, 5
+    xs, ys = tasks.copy(T, B, rng=3, symbols=k)
+    assert xs.shape == (T + 2 * k, B, 10) and ys.shape == (T + 2 * k, B)
+    ids = xs.argmax(-1)
+    np.testing.assert_array_equal(ys[-k:], ids[:k])  # recall the first k inputs at the end
+    assert (ids[:k] >= 1).all() and (ids[:k] <= 8).all()
+    np.testing.assert_array_equal(ids[T + k - 1], 9)  # the delimiter
+    assert (ys[:-k] == 0).all() and (np.delete(ids, [*range(k), T + k - 1], 0) == 0).all()
+    # the memoryless baseline: ln 8 on each of the k recalled symbols, 0 elsewhere
+    assert tasks.copy_baseline(T, symbols=k) == pytest.approx(k * np.log(8) / (T + 2 * k))
+    if k == 10:
+        np.testing.assert_array_equal(xs, tasks.copy(T, B, rng=3)[0])
+
+
+def test_copy_symbols_must_be_a_positive_int():
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="symbols"):
+            tasks.copy(3, 2, symbols=bad)
+    with pytest.raises(TypeError, match="symbols"):
+        tasks.copy(3, 2, symbols=2.5)

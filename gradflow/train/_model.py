@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,7 +65,9 @@ def make_task(task, T=None) -> Task:
     Parameters
     ----------
     task : Task, str or callable
-        A callable ``(T, batch, rng) -> (xs (T', B, D), ys)`` is sampled once to learn D, K and
+        A name: ``"adding"``, ``"copy"`` or ``"copy:K"`` (the copy task with K symbols to
+        recall, :func:`gradflow.tasks.copy`'s ``symbols``). A callable ``(T, batch, rng) ->
+        (xs (T', B, D), ys)`` is sampled once to learn D, K and
         the objective (integer ``ys``: ``"xent"`` with K = max id + 1 over that sample, unless
         the callable has an ``output_size`` attribute; float ``ys``: ``"mse"``).
     T : int, optional
@@ -86,6 +89,15 @@ def make_task(task, T=None) -> Task:
     if T is None:
         raise ValueError(f"T: expected the sequence length for task {task!r}, got None")
     T = as_int(T, "T", minimum=1)
+    if isinstance(task, str) and task.startswith("copy:"):  # the copy task with K symbols
+        try:
+            k = int(task[5:])
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise ValueError(f"task: expected copy:K with K an integer >= 1, got {task!r}")
+        sampler = functools.partial(_tasks.copy, symbols=k)
+        return Task(task, T, sampler, "xent", 10, 10, _tasks.copy_baseline(T, symbols=k))
     if isinstance(task, str):
         sampler, objective, d, k, baseline = _NAMED[as_choice(task, "task", TASKS)]
         return Task(task, T, sampler, objective, d, k, baseline(T))

@@ -16,7 +16,16 @@ from .._validation import as_array, as_choice, as_dtype, as_int
 from ..cells import Cell
 from ..jacobians import backprop
 
-__all__ = ["OBJECTIVES", "TASKS", "Model", "Task", "init_model", "make_task", "objective_loss"]
+__all__ = [
+    "OBJECTIVES",
+    "TASKS",
+    "Model",
+    "Task",
+    "check_targets",
+    "init_model",
+    "make_task",
+    "objective_loss",
+]
 
 OBJECTIVES = ("mse", "xent")
 # name -> (generator, objective, input size, output size, baseline(T))
@@ -141,6 +150,31 @@ def objective_loss(objective: str, out, ys, network_axis: int | None = None):
     return per_entry.sum(axis=axes) / count, dout
 
 
+def check_targets(objective: str, ys, n_steps: int, lead: tuple, k: int, dtype):
+    """``(ys, per_step)``: targets checked against the batch shape ``lead`` (``(B,)``, or
+    ``(P, M)`` for a population) and whether the loss sits at every step.
+
+    ``"mse"``: floats ``(*lead, K)`` at the last step or ``(T, *lead, K)``; ``"xent"``: class
+    ids in [0, K), ``lead`` or ``(T, *lead)``. One-line errors name ``ys``.
+    """
+    names = "(B,) or (T, B)" if len(lead) == 1 else "(P, M) or (T, P, M)"
+    if objective == "mse":
+        ys = as_array(ys, "ys", ndim=(len(lead) + 1, len(lead) + 2), dtype=dtype, finite=False)
+        shapes = {len(lead) + 1: (*lead, k), len(lead) + 2: (n_steps, *lead, k)}
+    else:
+        ys = np.asarray(ys)
+        if ys.dtype.kind not in "iu" or ys.ndim not in (len(lead), len(lead) + 1):
+            raise TypeError(
+                f"ys: expected integer class ids of shape {names}, got {ys.dtype} {ys.shape}"
+            )
+        if ys.size and (ys.min() < 0 or ys.max() >= k):
+            raise ValueError(f"ys: expected class ids in [0, {k}), got {ys.min()}..{ys.max()}")
+        shapes = {len(lead): lead, len(lead) + 1: (n_steps, *lead)}
+    if ys.shape != shapes[ys.ndim]:
+        raise ValueError(f"ys: expected shape {shapes[ys.ndim]}, got {ys.shape}")
+    return ys, ys.ndim == max(shapes)
+
+
 @dataclass(frozen=True, eq=False)
 class Model:
     r"""A recurrent cell with a linear readout :math:`y_t = W_{out} h_t + b_{out}`.
@@ -239,23 +273,8 @@ class Model:
 
     def _targets(self, ys, n_steps: int, batch: int):
         """Validated targets and whether the loss sits at every step."""
-        k = self.W_out.shape[0]
-        if self.objective == "mse":
-            ys = as_array(ys, "ys", ndim=(2, 3), dtype=self.cell.dtype, finite=False)
-            shapes = {2: (batch, k), 3: (n_steps, batch, k)}
-        else:
-            ys = np.asarray(ys)
-            if ys.dtype.kind not in "iu" or ys.ndim not in (1, 2):
-                raise TypeError(
-                    f"ys: expected integer class ids of shape (B,) or (T, B), got {ys.dtype} "
-                    f"{ys.shape}"
-                )
-            if ys.size and (ys.min() < 0 or ys.max() >= k):
-                raise ValueError(f"ys: expected class ids in [0, {k}), got {ys.min()}..{ys.max()}")
-            shapes = {1: (batch,), 2: (n_steps, batch)}
-        if ys.shape != shapes[ys.ndim]:
-            raise ValueError(f"ys: expected shape {shapes[ys.ndim]}, got {ys.shape}")
-        return ys, ys.ndim == max(shapes)
+        return check_targets(self.objective, ys, n_steps, (batch,), self.W_out.shape[0],
+                             self.cell.dtype)  # fmt: skip
 
     def loss(self, xs, ys) -> float:
         """The objective on a batch ``xs (T, B, D)``, ``ys`` (see :mod:`gradflow.train`)."""

@@ -10,7 +10,7 @@ from .._validation import NonFiniteError, as_array, as_choice, as_int
 from ..cells import Cell
 from ..cells._base import outer_sum
 from ..jacobians import backprop
-from ._model import OBJECTIVES, Model, objective_loss
+from ._model import OBJECTIVES, Model, check_targets, objective_loss
 
 __all__ = ["Population"]
 
@@ -123,23 +123,8 @@ class Population:
     def _targets(self, ys, xs_shape):
         """Validated targets and whether the loss sits at every step."""
         n_steps, P, M = xs_shape[:3]
-        K = self.W_out.shape[1]
-        if self.objective == "mse":
-            ys = as_array(ys, "ys", ndim=(3, 4), finite=False)
-            shapes = {3: (P, M, K), 4: (n_steps, P, M, K)}
-        else:
-            ys = np.asarray(ys)
-            if ys.dtype.kind not in "iu" or ys.ndim not in (2, 3):
-                raise TypeError(
-                    f"ys: expected integer class ids of shape (P, M) or (T, P, M), got "
-                    f"{ys.dtype} {ys.shape}"
-                )
-            if ys.size and (ys.min() < 0 or ys.max() >= K):
-                raise ValueError(f"ys: expected class ids in [0, {K}), got {ys.min()}..{ys.max()}")
-            shapes = {2: (P, M), 3: (n_steps, P, M)}
-        if ys.shape != shapes[ys.ndim]:
-            raise ValueError(f"ys: expected shape {shapes[ys.ndim]}, got {ys.shape}")
-        return ys, ys.ndim == max(shapes)
+        return check_targets(self.objective, ys, n_steps, (P, M), self.W_out.shape[1],
+                             self.cell.dtype)  # fmt: skip
 
     def _check_inputs(self, xs) -> np.ndarray:
         xs = as_array(xs, "xs", ndim=4, dtype=self.cell.dtype)

@@ -21,3 +21,13 @@ SHAPES = [((1, 1), "elman"), ((8, 2), "lstm"), ((6, 2), "gru"), ((4, 4), "elman"
 @pytest.mark.parametrize(("shape", "kind"), SHAPES)
 def test_kind_of_shapes(shape, kind):
     assert cells.kind_of(*shape) == kind
+
+
+@pytest.mark.parametrize("bias", [1.0, -0.5, 1e-12])
+def test_an_elman_cell_refuses_any_nonzero_forget_bias(bias):
+    # an Elman cell has no forget gate, so a forget bias of either sign is a mistake
+    with pytest.raises(ValueError, match=r"^forget_bias: an Elman cell has no forget gate"):
+        cells.check_kind("elman", forget_bias=bias)
+    with pytest.raises(ValueError, match=r"^forget_bias: "):
+        cells.initial_params("elman", 3, forget_bias=bias, rng=0)
+    assert cells.check_kind("elman", forget_bias=0.0) == "elman"

@@ -191,3 +191,15 @@ def test_gru_update_gate_sets_memory_time():
     g = _measure(GRU(np.zeros((12, 4)), b_hh=b_hh))
     assert g.memory_time == pytest.approx(-1.0 / math.log(1.0 / (1.0 + math.exp(-8.0))))
     assert g.exponent == pytest.approx(-1.0 / g.memory_time, rel=1e-9)
+
+
+def test_finite_time_range_leaves_out_the_aligning_window():
+    # W = diag(2, 1/2): once the adjoint has turned onto e_1 (the last window does that, from
+    # a random start) every window grows by exactly ln 2 a step; the aligning window grows by
+    # ln 2 + ln|v_1|/T < ln 2 and is not one of the finite-time exponents
+    cell = Elman(np.diag([2.0, 0.5]), activation="linear")
+    g = _measure(cell)
+    assert g.finite_time_exponent == pytest.approx(math.log(2.0), abs=1e-12)
+    assert g.finite_time_low == pytest.approx(math.log(2.0), abs=1e-12)
+    assert g.finite_time_high == pytest.approx(math.log(2.0), abs=1e-12)
+    assert g.exponent == pytest.approx(math.log(2.0), abs=1e-12)

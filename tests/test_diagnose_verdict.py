@@ -98,3 +98,31 @@ def test_advice_for_each_verdict():
     assert advice(_parts(-1.0, 0.0, -1.0, 0.0))[0].startswith(
         "Clip the global gradient norm (gradflow.clip.by_global_norm) at about 15 ×"
     )
+
+
+def _gated_parts(blocks, rate, exponent):
+    growth = SimpleNamespace(rate=rate, rate_stderr=0.0, exponent=exponent, exponent_stderr=0.0,
+                             memory_time=None, steps=100, step_means={}, shortened=False,
+                             window_gradient_norm=5.0)  # fmt: skip
+    return {
+        "decision": decide(rate, exponent, 100), "blocks": blocks, "primary": growth,
+        "growth": [growth], "others": [], "gated": True, "kind": "lstm", "activation": None,
+        "has_inputs": True, "spectra": "full", "clip_threshold": 15.0,
+    }  # fmt: skip
+
+
+def test_gate_block_notes_count_only_a_spectral_radius_above_one():
+    import numpy as np
+
+    from gradflow.diagnose import block_spectrum
+
+    names = ("W_hi", "W_hf", "W_hg", "W_ho")
+    unit = [block_spectrum(np.eye(3), b, "tanh" if b == "W_hg" else "sigmoid") for b in names]
+    assert all(b.spectral_radius == 1.0 for b in unit)  # ρ(I) = 1 exactly: on the edge
+    calm = notes(_gated_parts(unit, 0.0, 0.0))
+    assert not any(n.startswith("Gate blocks with ρ > 1") for n in calm)
+    loud = notes(_gated_parts(unit, 0.5, 0.5))
+    assert any(n.startswith("Every gate block has ρ <= 1") for n in loud)
+    hot = [block_spectrum(1.5 * np.eye(3), "W_hf", "sigmoid"), *unit[2:]]
+    [note] = [n for n in notes(_gated_parts(hot, 0.0, 0.0)) if n.startswith("Gate blocks")]
+    assert "W_hf (ρ = 1.5)" in note and "W_hg" not in note

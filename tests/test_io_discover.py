@@ -143,6 +143,18 @@ def test_weak_name_U_needs_a_recurrent_shape():
 
 
 @pytest.mark.parametrize(("kind", "gates"), [("elman", 1), ("lstm", 4), ("gru", 3)])
+def test_weak_name_U_reads_every_recurrent_shape(kind, gates):
+    # U (G·N, N) with W (G·N, D): the recurrent and input weights of any of the three kinds
+    n, d = 4, 2
+    U, W = RNG.normal(size=(gates * n, n)), RNG.normal(size=(gates * n, d))
+    layer = _one({"net.U": U, "net.W": W})
+    assert (layer.name, layer.kind, layer.hidden_size) == ("net", kind, n)
+    assert layer.source == ("net.U", "net.W")
+    np.testing.assert_array_equal(layer.cell.W_hh, U)
+    np.testing.assert_array_equal(layer.cell.W_xh, W)
+
+
+@pytest.mark.parametrize(("kind", "gates"), [("elman", 1), ("lstm", 4), ("gru", 3)])
 def test_cudnn_style_biases(kind, gates):
     n = 3
     rows = gates * n
@@ -389,6 +401,19 @@ def test_flatten_nested_checkpoint():
         "7",
     ]
     assert flatten(W) == {"": W}
+
+
+def test_flatten_keeps_the_first_of_two_equal_keys():
+    # {"rnn.weight_hh": ..} and {"rnn": {"weight_hh": ..}} both flatten to "rnn.weight_hh"
+    first, second = np.eye(2), 2.0 * np.eye(2)
+    one_way = {"rnn.weight_hh": first, "rnn": {"weight_hh": second}}
+    other_way = {"rnn": {"weight_hh": second}, "rnn.weight_hh": first}
+    for ckpt, kept in ((one_way, first), (other_way, second)):
+        flat = flatten(ckpt)
+        assert list(flat) == ["rnn.weight_hh"]
+        np.testing.assert_array_equal(flat["rnn.weight_hh"], kept)
+        [layer] = from_state_dict(ckpt)
+        np.testing.assert_array_equal(layer.cell.W_hh, kept)
 
 
 def test_from_state_dict_duck_typed_tensors_and_bf16():

@@ -126,3 +126,30 @@ def test_gate_block_notes_count_only_a_spectral_radius_above_one():
     hot = [block_spectrum(1.5 * np.eye(3), "W_hf", "sigmoid"), *unit[2:]]
     [note] = [n for n in notes(_gated_parts(hot, 0.0, 0.0)) if n.startswith("Gate blocks")]
     assert "W_hf (ρ = 1.5)" in note and "W_hg" not in note
+
+
+@pytest.mark.parametrize("seed", [0, 127])  # ρ computed as 1 + 7e-16 and 1 - 1e-16 (OpenBLAS)
+def test_orthogonal_blocks_are_neither_above_nor_below_one_in_the_notes(seed):
+    # every eigenvalue of an orthogonal matrix has modulus 1; the computed ρ is 1 only to
+    # rounding, which the notes must not read as ρ > 1 (or ρ < 1)
+    from gradflow import init
+    from gradflow.diagnose import block_spectrum
+
+    Q = init.orthogonal(16, rng=seed)
+    elman = block_spectrum(Q, "W_hh", "tanh")
+    assert abs(elman.spectral_radius - 1.0) < 1e-14
+    for rate, verdict in ((0.0, "near-critical"), (-0.5, "vanishing"), (0.5, "exploding")):
+        parts = _parts(rate, 0.0, rate, 0.0)
+        parts["blocks"] = [elman]
+        assert parts["decision"].verdict == verdict
+        assert not any(n.startswith("ρ(W_hh) = ") for n in notes(parts)), verdict
+        parts["activation"] = "linear"
+        [note] = [n for n in notes(parts) if n.startswith("For a linear cell")]
+        assert "ρ = 1 >= 1" in note
+    names = ("W_hi", "W_hf", "W_hg", "W_ho")
+    gates = [block_spectrum(init.orthogonal(16, rng=seed + k), b, "sigmoid")
+             for k, b in enumerate(names)]  # fmt: skip
+    assert all(abs(b.spectral_radius - 1.0) < 1e-14 for b in gates)
+    assert not any(n.startswith("Gate blocks") for n in notes(_gated_parts(gates, 0.0, 0.0)))
+    loud = notes(_gated_parts(gates, 0.5, 0.5))
+    assert any(n.startswith("Every gate block has ρ <= 1") for n in loud)

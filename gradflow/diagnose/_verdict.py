@@ -28,6 +28,18 @@ NEAR_CRITICAL_RATE = 0.01
 NEAR_CRITICAL_FACTOR = 10.0
 #: The clipping threshold is this many times the median window gradient norm.
 CLIP_FACTOR = 3.0
+#: Relative distance from 1 within which a spectral radius counts as 1 in the notes: an
+#: orthogonal block's computed ρ is 1 only to rounding (1 ± a few ulp), and is neither above nor
+#: below the unit circle (the tolerance of :func:`gradflow.theory.pascanu_regime`'s boundary).
+_UNIT_RTOL = 1e-12
+
+
+def _above_one(rho: float) -> bool:
+    return rho > 1.0 + _UNIT_RTOL
+
+
+def _below_one(rho: float) -> bool:
+    return rho < 1.0 - _UNIT_RTOL
 
 
 def threshold(steps: int) -> float:
@@ -124,7 +136,7 @@ def notes(report_parts) -> list[str]:
     d, blocks, growth, gated = p["decision"], p["blocks"], p["primary"], p["gated"]
     out = []
     if gated:
-        hot = [b for b in blocks if b.spectral_radius > 1.0]
+        hot = [b for b in blocks if _above_one(b.spectral_radius)]
         if hot and d.verdict != "exploding":
             names = ", ".join(f"{b.block} (ρ = {_num(b.spectral_radius)})" for b in hot)
             out.append(
@@ -153,19 +165,19 @@ def notes(report_parts) -> list[str]:
                 "sufficient condition for vanishing gradients is met."
             )
         if p["activation"] == "linear":
-            side = "<" if b.spectral_radius < 1 else ">="
+            side = "<" if _below_one(b.spectral_radius) else ">="
             out.append(
                 f"For a linear cell ρ decides exactly: ρ = {_num(b.spectral_radius)} {side} 1; "
                 "its Jacobian is W_hh whatever the state, so its runs are input-free."
             )
-        elif b.spectral_radius > 1.0 and d.verdict != "exploding":
+        elif _above_one(b.spectral_radius) and d.verdict != "exploding":
             phi = growth.step_means.get("mean_phi_prime")
             out.append(
                 f"ρ(W_hh) = {_num(b.spectral_radius)} > 1, yet the measured growth is "
                 f"{d.verdict}: saturation of {p['activation']} (mean φ' = {_num(phi)}) shrinks "
                 "the Jacobians."
             )
-        elif b.spectral_radius < 1.0 and d.verdict == "exploding":
+        elif _below_one(b.spectral_radius) and d.verdict == "exploding":
             out.append(
                 f"ρ(W_hh) = {_num(b.spectral_radius)} < 1, yet gradients grow over the window: "
                 f"a transient of a non-normal W_hh (σ_max = {_num(b.sigma_max)})."

@@ -171,3 +171,19 @@ def test_update_paths_bases(drawn):
     first = data[(data.basis == "all runs") & (data.rule == rules[0])]
     np.testing.assert_allclose(lines[0].get_xdata(), first["pc1"])
     assert fig.axes[0].get_xlabel().startswith("PC 1 (")
+
+
+def test_clipping_thresholds_caption_numbers_come_from_the_data(drawn):
+    _, data = drawn["clipping_thresholds"]
+    text = figures.get("clipping_thresholds").describe(quick=True, data=data)
+    none = data.loc[data["rule"] == "none", "final_loss"].median()
+    assert f"median of {none:.2g};" in text
+    for rule, name in (("value", "value"), ("global", "global norm")):
+        medians = data[data["rule"] == rule].groupby("threshold")["final_loss"].median()
+        assert f"{name} clipping does best at c = {medians.idxmin():g}" in text
+        assert f"(median {medians.min():.2g})" in text
+    # a threshold whose median is above the unclipped one is named as worse
+    worse = data.copy()
+    worse.loc[(worse["rule"] == "value") & (worse["threshold"] == 0.1), "final_loss"] = 10.0
+    text = figures.get("clipping_thresholds").describe(quick=True, data=worse)
+    assert "worse than not clipping at c = 0.1" in text

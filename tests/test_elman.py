@@ -1,7 +1,9 @@
 """The Elman cell: forward run, Jacobians, VJPs/JVPs and parameter gradients.
 
 Every derivative is checked against central finite differences of the forward map, and
-against PyTorch autograd where torch is installed.
+against PyTorch autograd where torch is installed. The batched products of the private
+``gradflow.cells._linalg`` (``matvec``, ``rmatvec``, ``outer_sum``, ``network_sum``) are tested
+here, through the Elman cell that uses all four (shared, stacked and population weights).
 """
 
 import numpy as np

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import _activations
 from .._validation import NonFiniteError, as_array, as_matrix
-from ._base import Cell, Trajectory, matvec, network_sum, outer_sum, rmatvec
+from ._base import Cell, Trajectory
+from ._linalg import matvec, network_sum, outer_sum, rmatvec
 
 __all__ = ["Elman"]
 

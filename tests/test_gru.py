@@ -2,11 +2,14 @@
 
 Every reference here is independent of gradflow's implementation: PyTorch's own GRU (float64,
 same weights), central differences of :func:`ref_step` (the GRU equations of the PyTorch
-documentation, written out below), and closed forms for weights that are all zero.
+documentation, written out below), and closed forms for weights that are all zero. The GRU
+half of the private ``gradflow.cells._gated_grads`` (gate deltas, population blocks) is tested
+here, through the cell.
 """
 
 import numpy as np
 import pytest
+from _population_checks import POPULATION_LAYOUTS, POPULATIONS, check_blocks, check_population
 from scipy.special import expit
 
 from gradflow.cells import GRU, Trajectory
@@ -293,12 +296,9 @@ def test_float32_near_float64():
 
 # --------------------------------------------------------------------------- the population layout
 
-POPULATIONS = [(3, 4), (3, 3)]  # P == M catches a (P, ·) array broadcast against the M axis
-POPULATION_LAYOUTS = ["inputs and h0", "inputs, no h0", "steps and h0", "shared inputs", "bare"]
-
 
 def population(P, M, layout, rng=40, dtype=np.float64):
-    """A stacked GRU of P networks and population run arguments ``(cell, params, xs, h0)``;
+    """A stacked GRU of P networks and population run arguments ``(cell, xs, h0)``;
     "bare" has neither W_xh nor biases (an input-free run)."""
     gen = np.random.default_rng(rng)
     params = {
@@ -313,57 +313,19 @@ def population(P, M, layout, rng=40, dtype=np.float64):
         layout, gen.standard_normal((T, P, M, D))
     )
     h0 = None if layout == "inputs, no h0" else gen.standard_normal((P, M, N))
-    return GRU(**params, dtype=dtype), params, xs, h0
-
-
-def network_alone(params, xs, h0, p, dtype=np.float64):
-    """Network p with its own (unstacked) weights, and its M sequences as a batch."""
-    one = GRU(**{k: a[p] for k, a in params.items()}, dtype=dtype)
-    xs_p = xs[:, p] if np.ndim(xs) == 4 else xs
-    return one, one.run(xs_p, None if h0 is None else h0[p])
+    return GRU(**params, dtype=dtype), xs, h0
 
 
 @pytest.mark.parametrize("layout", POPULATION_LAYOUTS)
 @pytest.mark.parametrize(("P", "M"), POPULATIONS)
 def test_population_run_equals_each_network_on_its_own_sequences(P, M, layout):
-    """States, cache, backprop adjoints (a cotangent at every step) and parameter gradients of
-    a population run are network p's run alone on its M sequences (gradients summed over
-    them), network by network."""
-    cell, params, xs, h0 = population(P, M, layout)
-    traj = cell.run(xs, h0)
-    assert traj.states.shape == (T + 1, P, M, N) and traj.n_sequences == M
-    v = np.random.default_rng(41).standard_normal(traj.states.shape)
-    adjoints = backprop(cell, traj, v)
-    grads = cell.param_grads(traj, adjoints)
-    assert {k: g.shape for k, g in grads.items()} == {k: a.shape for k, a in params.items()}
-    summary = cell.step_summary(traj)
-    for p in range(P):
-        one, single = network_alone(params, xs, h0, p)
-        np.testing.assert_allclose(traj.states[:, p], single.states, rtol=0, atol=1e-13)
-        for key, value in single.cache.items():
-            np.testing.assert_allclose(traj.cache[key][:, p], value, rtol=0, atol=1e-13)
-        for key, value in one.step_summary(single).items():
-            np.testing.assert_allclose(summary[key][:, p], value, rtol=0, atol=1e-13)
-        single_adjoints = backprop(one, single, v[:, p])
-        np.testing.assert_allclose(adjoints[:, p], single_adjoints, rtol=1e-12, atol=1e-12)
-        for name, value in one.param_grads(single, single_adjoints).items():
-            np.testing.assert_allclose(grads[name][p], value, rtol=1e-12, atol=1e-12, err_msg=name)
+    """A population run of stacked GRUs (states h; the cache of r, z, n and hn; adjoints and
+    parameter gradients) is, network by network, network p's run alone on its M sequences."""
+    check_population(*population(P, M, layout), T, rng=41)
 
 
 def test_population_in_float32_stays_float32_and_matches_network_by_network():
-    cell, params, xs, h0 = population(3, 4, "inputs and h0", rng=42, dtype=np.float32)
-    traj = cell.run(xs, h0)
-    v = np.random.default_rng(43).standard_normal(traj.states.shape).astype(np.float32)
-    adjoints = backprop(cell, traj, v)
-    grads = cell.param_grads(traj, adjoints)
-    assert all(a.dtype == np.float32 for a in (traj.states, adjoints, *grads.values()))
-    for p in range(3):
-        one, single = network_alone(params, xs, h0, p, np.float32)
-        np.testing.assert_allclose(traj.states[:, p], single.states, rtol=0, atol=1e-6)
-        single_adjoints = backprop(one, single, v[:, p])
-        np.testing.assert_allclose(adjoints[:, p], single_adjoints, rtol=1e-5, atol=1e-5)
-        for name, value in one.param_grads(single, single_adjoints).items():
-            np.testing.assert_allclose(grads[name][p], value, rtol=1e-5, atol=1e-4, err_msg=name)
+    check_population(*population(3, 4, "inputs and h0", rng=42, dtype=np.float32), T, rng=43)
 
 
 @pytest.mark.parametrize("layout", ["inputs and h0", "shared inputs"])
@@ -371,21 +333,14 @@ def test_population_param_grads_in_blocks_equal_one_block(layout, monkeypatch):
     """A population's gradients go through blocks of networks and steps: groups of 2 of the 3
     networks (a ragged last group), one network with every step, one network in chunks of 4
     steps (ragged at T = 6) and of one step all give what one block of everything gives."""
-    import gradflow.cells.gru as module
-
-    P, M = 3, 4
-    cell, _, xs, h0 = population(P, M, layout, rng=45)
-    traj = cell.run(xs, h0)
-    adjoints = backprop(cell, traj, np.random.default_rng(46).standard_normal(traj.states.shape))
-    grads = cell.param_grads(traj, adjoints)
-    for size in (2 * T * M * N, T * M * N, 4 * M * N, M * N):
-        monkeypatch.setattr(module, "_BLOCK_SIZE", size)
-        for name, value in cell.param_grads(traj, adjoints).items():
-            np.testing.assert_allclose(value, grads[name], rtol=0, atol=1e-12, err_msg=name)
+    M = 4
+    sizes = (2 * T * M * N, T * M * N, 4 * M * N, M * N)  # entries of a gate per block
+    budget = "gradflow.cells.gru._BLOCK_SIZE"
+    check_blocks(*population(3, M, layout, rng=45), monkeypatch, budget, sizes, rng=46)
 
 
 def test_population_runs_are_refused_by_jacobian_analyses():
-    cell, _, xs, h0 = population(3, 4, "inputs and h0", rng=44)
+    cell, xs, h0 = population(3, 4, "inputs and h0", rng=44)
     traj = cell.run(xs, h0)
     for call in (lambda: cell.jacobian(traj, 1), lambda: cell.vjp(traj, 1, np.ones((3, N)))):
         with pytest.raises(ValueError, match=r"^traj: expected one sequence per network"):

@@ -2,11 +2,15 @@
 
 References independent of gradflow's implementation: PyTorch's ``nn.LSTM``/``nn.LSTMCell`` in
 float64 (skipped without torch), a plain NumPy LSTM written here (scipy's expit), central finite
-differences of one step, and known answers derived in the docstrings.
+differences of one step, and known answers derived in the docstrings. The LSTM's private
+modules are tested here, through the cell and its view: ``gradflow.cells._lstm_steps`` (the
+step products), ``gradflow.cells._lstm_hidden`` (the h-only view) and the LSTM half of
+``gradflow.cells._gated_grads`` (parameter gradients, population blocks).
 """
 
 import numpy as np
 import pytest
+from _population_checks import POPULATION_LAYOUTS, POPULATIONS, check_blocks, check_population
 from scipy.special import expit
 
 from gradflow.cells import LSTM, Elman, Trajectory
@@ -357,12 +361,8 @@ def test_float32_runs_in_float32_close_to_float64():
 
 
 # -- the population layout: stacked weights, each network on its own M sequences -------------
-POPULATIONS = [(3, 4), (3, 3)]  # P == M catches a (P, ·) array broadcast against the M axis
-POPULATION_LAYOUTS = ["inputs and h0", "inputs, no h0", "steps and h0", "shared inputs", "bare"]
-
-
 def population(P, M, layout, rng=40, dtype=np.float64):
-    """A stacked LSTM of P networks and population run arguments ``(cell, params, xs, h0)``;
+    """A stacked LSTM of P networks and population run arguments ``(cell, xs, h0)``;
     "bare" has neither W_xh nor b (an input-free run)."""
     gen = np.random.default_rng(rng + 1)
     W_hh, W_xh, b = weights(rng, (P,), scale=1.5)
@@ -372,82 +372,36 @@ def population(P, M, layout, rng=40, dtype=np.float64):
         layout, gen.standard_normal((T, P, M, D))
     )
     h0 = None if layout == "inputs, no h0" else 0.5 * gen.standard_normal((P, M, 2 * N))
-    return LSTM(W_hh, W_xh, b, dtype=dtype), (W_hh, W_xh, b), xs, h0
-
-
-def network_alone(params, xs, h0, p, dtype=np.float64):
-    """Network p with its own (unstacked) weights, and its M sequences as a batch."""
-    one = LSTM(*(None if a is None else a[p] for a in params), dtype=dtype)
-    xs_p = xs[:, p] if np.ndim(xs) == 4 else xs
-    return one, one.run(xs_p, None if h0 is None else h0[p])
+    return LSTM(W_hh, W_xh, b, dtype=dtype), xs, h0
 
 
 @pytest.mark.parametrize("layout", POPULATION_LAYOUTS)
 @pytest.mark.parametrize(("P", "M"), POPULATIONS)
 def test_population_run_equals_each_network_on_its_own_sequences(P, M, layout):
-    """States, cache, backprop adjoints (a cotangent at every step) and parameter gradients of
-    a population run are network p's run alone on its M sequences (gradients summed over
-    them), network by network."""
-    cell, params, xs, h0 = population(P, M, layout)
-    traj = cell.run(xs, h0)
-    assert traj.states.shape == (T + 1, P, M, 2 * N) and traj.n_sequences == M
-    v = np.random.default_rng(42).standard_normal(traj.states.shape)
-    adjoints = backprop(cell, traj, v)
-    grads = cell.param_grads(traj, adjoints)
-    assert {k: g.shape for k, g in grads.items()} == {k: a.shape for k, a in cell.params.items()}
-    summary = cell.step_summary(traj)
-    for p in range(P):
-        one, single = network_alone(params, xs, h0, p)
-        np.testing.assert_allclose(traj.states[:, p], single.states, rtol=0, atol=1e-13)
-        for key, value in single.cache.items():
-            np.testing.assert_allclose(traj.cache[key][:, p], value, rtol=0, atol=1e-13)
-        for key, value in one.step_summary(single).items():
-            np.testing.assert_allclose(summary[key][:, p], value, rtol=0, atol=1e-13)
-        single_adjoints = backprop(one, single, v[:, p])
-        np.testing.assert_allclose(adjoints[:, p], single_adjoints, rtol=1e-12, atol=1e-12)
-        for name, value in one.param_grads(single, single_adjoints).items():
-            np.testing.assert_allclose(grads[name][p], value, rtol=1e-12, atol=1e-12, err_msg=name)
+    """A population run of stacked LSTMs (states [h, c]; the cached gates and factors;
+    adjoints and parameter gradients) is, network by network, network p's run alone on its M
+    sequences."""
+    check_population(*population(P, M, layout), T, rng=42)
 
 
 def test_population_in_float32_stays_float32_and_matches_network_by_network():
-    cell, params, xs, h0 = population(3, 4, "inputs and h0", rng=43, dtype=np.float32)
-    traj = cell.run(xs, h0)
-    v = np.random.default_rng(44).standard_normal(traj.states.shape).astype(np.float32)
-    adjoints = backprop(cell, traj, v)
-    grads = cell.param_grads(traj, adjoints)
-    assert all(a.dtype == np.float32 for a in (traj.states, adjoints, *grads.values()))
-    for p in range(3):
-        one, single = network_alone(params, xs, h0, p, np.float32)
-        np.testing.assert_allclose(traj.states[:, p], single.states, rtol=0, atol=1e-6)
-        single_adjoints = backprop(one, single, v[:, p])
-        np.testing.assert_allclose(adjoints[:, p], single_adjoints, rtol=1e-5, atol=1e-5)
-        for name, value in one.param_grads(single, single_adjoints).items():
-            np.testing.assert_allclose(grads[name][p], value, rtol=1e-5, atol=1e-4, err_msg=name)
+    check_population(*population(3, 4, "inputs and h0", rng=43, dtype=np.float32), T, rng=44)
 
 
 @pytest.mark.parametrize("layout", ["inputs and h0", "shared inputs"])
 def test_chunked_population_run_and_param_grads_equal_one_block(layout, monkeypatch):
-    """A population's gradients go through blocks of networks and steps: groups of 2 of the 3
-    networks (a ragged last group), one network with every step, one network in chunks of 3
-    steps (ragged at T = 7) and of one step all give what one block of everything gives."""
-    import gradflow.cells.lstm as module
-
-    P, M = 3, 4
-    cell, _, xs, h0 = population(P, M, layout, rng=45)
-    traj = cell.run(xs, h0)
-    v = np.random.default_rng(46).standard_normal(traj.states.shape)
-    grads = cell.param_grads(traj, backprop(cell, traj, v))
-    per_step = M * 4 * N  # entries of δ per network and step
-    for size in (2 * T * per_step, T * per_step, 3 * per_step, per_step):
-        monkeypatch.setattr(module, "_CHUNK", size)
-        chunked = cell.run(xs, h0)
-        np.testing.assert_allclose(chunked.states, traj.states, rtol=0, atol=1e-14)
-        for name, value in cell.param_grads(chunked, backprop(cell, chunked, v)).items():
-            np.testing.assert_allclose(value, grads[name], rtol=0, atol=1e-12, err_msg=name)
+    """A population's run and gradients go through chunks and blocks of networks and steps:
+    groups of 2 of the 3 networks (a ragged last group), one network with every step, one
+    network in chunks of 3 steps (ragged at T = 7) and of one step all give what one block of
+    everything gives."""
+    per_step = 4 * 4 * N  # entries of δ per network and step, M = 4
+    sizes = (2 * T * per_step, T * per_step, 3 * per_step, per_step)
+    budget = "gradflow.cells.lstm._CHUNK"
+    check_blocks(*population(3, 4, layout, rng=45), monkeypatch, budget, sizes, rng=46)
 
 
 def test_population_runs_are_refused_by_jacobian_analyses_and_the_h_only_view():
-    cell, _, xs, h0 = population(3, 4, "inputs and h0", rng=47)
+    cell, xs, h0 = population(3, 4, "inputs and h0", rng=47)
     traj = cell.run(xs, h0)
     with pytest.raises(ValueError, match=r"^traj: expected one sequence per network"):
         cell.jacobian(traj, 1)

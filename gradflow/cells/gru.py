@@ -1,42 +1,23 @@
-"""The gated recurrent unit (GRU), with PyTorch's layout and semantics (``torch.nn.GRU``)."""
+"""The gated recurrent unit (GRU), with PyTorch's layout and semantics (``torch.nn.GRU``).
+
+Its parameter-gradient kernels (the gate deltas of a block of steps, and the blocked work of a
+population run) are in :mod:`gradflow.cells._gated_grads`, with the LSTM's.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .._validation import NonFiniteError
-from ._base import Cell, Trajectory, rmatvec
+from ._base import Cell, Trajectory
 from ._gated import GateLayout, check_gated, split_gates
+from ._gated_grads import gru_deltas, gru_population_grads
+from ._linalg import rmatvec
 
 __all__ = ["GRU"]
 
 _LAYOUT = GateLayout("a GRU", ("r", "z", "n"))
 _BLOCK_SIZE = 16384  # entries per array in a block of param_grads' elementwise work
-
-
-def _gate_deltas(G, lam, h, r, z, n, hn):
-    """Fill ``G (…, 4N)`` with the pre-activation gradients ``[δr, δz, δhn, δn]``."""
-    N = z.shape[-1]
-    d_r, d_z, d_hn, d_n = (G[..., k * N : (k + 1) * N] for k in range(4))
-    np.subtract(1.0, z, out=d_hn)  # 1 - z, kept in δhn's block for now
-    np.subtract(h, n, out=d_z)
-    d_z *= z
-    d_z *= d_hn
-    d_z *= lam  # δz = λ (h - n) z (1 - z)
-    np.multiply(n, n, out=d_n)
-    np.subtract(1.0, d_n, out=d_n)
-    d_n *= d_hn
-    d_n *= lam  # δn = λ (1 - z)(1 - n²)
-    np.subtract(1.0, r, out=d_r)
-    d_r *= r
-    d_r *= hn
-    d_r *= d_n  # δr = δn hn r (1 - r)
-    np.multiply(d_n, r, out=d_hn)  # δhn = δn r
-
-
-def _block(a, steps: slice, nets: slice):
-    """The block ``(networks, steps, M, ·)`` of a population array ``(T, P, M, ·)`` (a view)."""
-    return np.moveaxis(a[steps, nets], 1, 0)
 
 
 class GRU(Cell):
@@ -366,7 +347,7 @@ class GRU(Cell):
         """
         traj, adjoints = self._check_adjoints(traj, adjoints)
         if traj.n_sequences is not None:  # a population (T+1, P, M, N)
-            return self._population_grads(traj, adjoints)
+            return gru_population_grads(self, traj, adjoints, _BLOCK_SIZE)
         cache, N = traj.cache, self.hidden_size
         r, z, n, hn = cache["r"], cache["z"], cache["n"], cache["hn"]
         lam, prev = adjoints[1:], traj.states[:-1]
@@ -377,7 +358,7 @@ class GRU(Cell):
         block = max(1, _BLOCK_SIZE // z[0].size)
         for s in range(0, len(z), block):
             t = slice(s, s + block)
-            _gate_deltas(G[t], lam[t], prev[t], r[t], z[t], n[t], hn[t])
+            gru_deltas(G[t], lam[t], prev[t], r[t], z[t], n[t], hn[t])
         d_n = G[..., 3 * N :]
         grads = {"W_hh": self._outer_sum(G[..., : 3 * N], prev)}
         if self.W_xh is not None:
@@ -394,58 +375,6 @@ class GRU(Cell):
                 grads["b_ih"] = np.concatenate([sums[..., : 2 * N], sums[..., 3 * N :]], axis=-1)
             if self.b_hh is not None:
                 grads["b_hh"] = sums[..., : 3 * N].copy()
-        return grads
-
-    def _population_grads(self, traj: Trajectory, adjoints) -> dict[str, np.ndarray]:
-        """:meth:`param_grads` of a population run ``(T+1, P, M, N)``, per network over its
-        steps and M sequences.
-
-        The work goes in blocks of a few networks and steps (about ``_BLOCK_SIZE`` entries of
-        each gate), network-major ``(networks, steps, M, 4N)``: each block's GEMMs run while
-        its δ are still in cache, and each network's sum over steps·M rows as in a
-        one-network batch (a δ buffer of the whole population would leave the cache first).
-        """
-        cache, N, n_steps = traj.cache, self.hidden_size, traj.n_steps
-        P, M = traj.states.shape[1:3]
-        per_network = M * N  # entries of a gate per network and step
-        if n_steps * per_network <= _BLOCK_SIZE:  # every step at once, for a group of networks
-            chunk, group = n_steps, min(P, max(1, _BLOCK_SIZE // (n_steps * per_network)))
-        else:  # one network at a time, in chunks of steps
-            chunk, group = max(1, _BLOCK_SIZE // per_network), 1
-        buf = np.empty((group, chunk, M, 4 * N), self.dtype)
-        inputs = traj.inputs if self.W_xh is not None else None
-        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
-        biased = self.b_ih is not None or self.b_hh is not None
-        for p in range(0, P, group):
-            nets, k = slice(p, min(p + group, P)), min(group, P - p)
-            for s in range(0, n_steps, chunk):
-                steps = slice(s, min(s + chunk, n_steps))
-                prev = _block(traj.states[:-1], steps, nets)
-                G = buf[:k, : prev.shape[1]]
-                _gate_deltas(
-                    G, _block(adjoints[1:], steps, nets), prev,
-                    *(_block(cache[key], steps, nets) for key in ("r", "z", "n", "hn")),
-                )  # fmt: skip
-                rows = G.reshape(k, -1, 4 * N)  # (networks, steps·M, 4N)
-                g_h = np.swapaxes(rows[..., : 3 * N], -1, -2)
-                grads["W_hh"][nets] += g_h @ prev.reshape(k, -1, N)
-                if inputs is not None:  # the r and z blocks of g_x are g_h's; its n block is δn
-                    W_xh = grads["W_xh"][nets]
-                    if inputs.ndim == 2:  # (T, D) shared by the population: Σ over M first
-                        g = np.swapaxes(G.sum(axis=2), -1, -2)  # (networks, 4N, steps)
-                        x = inputs[steps]
-                    else:
-                        g = np.swapaxes(rows, -1, -2)
-                        x = _block(inputs, steps, nets).reshape(k, -1, self.input_size)
-                    W_xh[..., : 2 * N, :] += g[..., : 2 * N, :] @ x
-                    W_xh[..., 2 * N :, :] += g[..., 3 * N :, :] @ x
-                if biased:
-                    sums = rows.sum(axis=1)
-                    if self.b_ih is not None:
-                        grads["b_ih"][nets, : 2 * N] += sums[..., : 2 * N]
-                        grads["b_ih"][nets, 2 * N :] += sums[..., 3 * N :]
-                    if self.b_hh is not None:
-                        grads["b_hh"][nets] += sums[..., : 3 * N]
         return grads
 
     def _outer_sum(self, g, a):

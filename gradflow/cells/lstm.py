@@ -1,12 +1,20 @@
-"""The LSTM cell of ``torch.nn.LSTM`` (one layer, no projection) and its h-only view."""
+"""The LSTM cell of ``torch.nn.LSTM`` (one layer, no projection) and its h-only view.
+
+:class:`LSTMHiddenView` lives in :mod:`gradflow.cells._lstm_hidden` and is importable from here;
+the step products both share are in :mod:`gradflow.cells._lstm_steps`, the parameter-gradient
+kernels in :mod:`gradflow.cells._gated_grads`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import NonFiniteError, as_array, as_dtype
+from .._validation import NonFiniteError, as_dtype
 from ._base import Cell, Trajectory
 from ._gated import GateLayout, check_gated, split_gates
+from ._gated_grads import lstm_deltas, lstm_population_G
+from ._lstm_hidden import LSTMHiddenView
+from ._lstm_steps import check_cache, gate_adjoint, gate_means, pull, push
 
 __all__ = ["LSTM", "LSTMHiddenView"]
 
@@ -20,76 +28,6 @@ def _sigmoid(x, out):
     np.exp(out, out=out)
     out += 1
     return np.reciprocal(out, out=out)
-
-
-def _gate_means(cache):
-    i, f, g, o = split_gates(cache["gates"], 4, axis=-1)
-    return {"mean_i": i.mean(-1), "mean_f": f.mean(-1), "mean_g": g.mean(-1), "mean_o": o.mean(-1)}
-
-
-def _check_cache(traj, n):
-    """Refuse a trajectory whose cache is not an LSTM's of hidden size ``n``."""
-    wanted = (traj.n_steps, *traj.states.shape[1:-1])
-    for key, size in (("gates", 4 * n), ("dgates", 4 * n), ("kappa", n)):
-        value = traj.cache.get(key)
-        if value is None or value.shape != (*wanted, size):
-            raise ValueError(
-                f"traj: expected a run of an LSTM with hidden size {n} (cache[{key!r}] of shape "
-                f"{(*wanted, size)}), got {None if value is None else value.shape}"
-            )
-
-
-def _block(a, steps: slice, nets: slice):
-    """The block ``(networks, steps, M, ·)`` of a population array ``(T, P, M, ·)`` (a view)."""
-    return np.moveaxis(a[steps, nets], 1, 0)
-
-
-def _gate_adjoint(dgates, kappa, u_h, u_c=None):
-    """δ = [D^i ū, D^f ū, D^g ū, D^o u_h] ``(…, 4N, k)`` and ū = u_c + K u_h for blocks
-    ``(…, N, k)`` and the factors of one step or all (``u_c`` None: zero, the h-only view)."""
-    n, k = u_h.shape[-2:]
-    d4 = dgates.reshape(*dgates.shape[:-1], 4, n, 1)
-    u_bar = np.multiply(kappa[..., None], u_h)
-    if u_c is not None:
-        u_bar += u_c
-    delta = np.empty((*u_bar.shape[:-2], 4, n, k), u_bar.dtype)
-    np.multiply(d4[..., :3, :, :], u_bar[..., None, :, :], out=delta[..., :3, :, :])
-    np.multiply(d4[..., 3, :, :], u_h, out=delta[..., 3, :, :])
-    return delta.reshape(*u_bar.shape[:-2], 4 * n, k), u_bar
-
-
-def _pull(W, delta, out):
-    """W_hhᵀ δ into ``out`` for vectors δ ``(…, 4N)``: a GEMM (shared W, or a population's
-    ``(P, M, 4N) @ (P, 4N, N)``, one per network) or a batched GEMV (one vector per network)."""
-    if W.ndim == 2 or delta.ndim == 3:
-        return np.matmul(delta, W, out=out)
-    np.matmul(delta[..., None, :], W, out=out[..., None, :])
-    return out
-
-
-def _push(W, cache, t, V_h, V_c=None):
-    """J_t V for blocks ``(…, N, k)``: the full ``(…, 2N, k)`` product, or the h-only one."""
-    n, k = V_h.shape[-2:]
-    d, kappa = cache["dgates"][t - 1, ..., None], cache["kappa"][t - 1, ..., None]
-    shared = W.ndim == 2 and V_h.ndim == 2  # then Fortran order, which LAPACK takes as it is
-    Z = (V_h.T @ W.T).T if shared else np.matmul(W, V_h)
-    rows = n if V_c is None else 2 * n
-    out = np.empty((*Z.shape[:-2], rows, k), Z.dtype, order="F" if shared else "C")
-    acc = Z[..., :n, :]  # accumulates C_t V_h = Σ_{i,f,g} D^k W_hk V_h
-    acc *= d[..., :n, :]
-    for j in (1, 2):
-        block = Z[..., j * n : (j + 1) * n, :]
-        block *= d[..., j * n : (j + 1) * n, :]
-        acc += block
-    if V_c is not None:
-        dc = out[..., n:, :]
-        np.multiply(cache["gates"][t - 1, ..., n : 2 * n, None], V_c, out=dc)
-        acc = np.add(dc, acc, out=dc)
-    dh = np.multiply(kappa, acc, out=out[..., :n, :])
-    Z_o = Z[..., 3 * n :, :]
-    Z_o *= d[..., 3 * n :, :]
-    dh += Z_o
-    return out
 
 
 class LSTM(Cell):
@@ -187,7 +125,7 @@ class LSTM(Cell):
 
     def step_summary(self, traj: Trajectory) -> dict[str, np.ndarray]:
         """``mean_i``, ``mean_f``, ``mean_g``, ``mean_o``: gate means over units, ``(T, [B])``."""
-        return _gate_means(self.check_trajectory(traj).cache)
+        return gate_means(self.check_trajectory(traj).cache)
 
     def h_only(self) -> LSTMHiddenView:
         """The view of this LSTM whose state is h alone (see :class:`LSTMHiddenView`)."""
@@ -196,7 +134,7 @@ class LSTM(Cell):
     def check_trajectory(self, traj) -> Trajectory:
         """Return ``traj`` if it is a run of an LSTM of this shape, else raise."""
         traj = super().check_trajectory(traj)
-        _check_cache(traj, self.hidden_size)
+        check_cache(traj, self.hidden_size)
         return traj
 
     # -- forward ------------------------------------------------------------------------------
@@ -291,11 +229,11 @@ class LSTM(Cell):
 
     def jvp_block(self, traj, t, vectors):
         n = self.hidden_size
-        return _push(self.W_hh, traj.cache, t, vectors[..., :n, :], vectors[..., n:, :])
+        return push(self.W_hh, traj.cache, t, vectors[..., :n, :], vectors[..., n:, :])
 
     def vjp_block(self, traj, t, vectors):
         n, cache = self.hidden_size, traj.cache
-        delta, u_bar = _gate_adjoint(
+        delta, u_bar = gate_adjoint(
             cache["dgates"][t - 1], cache["kappa"][t - 1], vectors[..., :n, :], vectors[..., n:, :]
         )
         out = np.empty((*u_bar.shape[:-2], 2 * n, u_bar.shape[-1]), u_bar.dtype)
@@ -306,14 +244,10 @@ class LSTM(Cell):
     def vjp_vector(self, traj, t, v):  # the hot path of backpropagation: a few flat ops
         n, cache = self.hidden_size, traj.cache
         lead = v.shape[:-1]
-        d4 = cache["dgates"][t - 1].reshape(*lead, 4, n)
         out = np.empty(v.shape, np.result_type(v, self.dtype))
-        u_bar = np.multiply(cache["kappa"][t - 1], v[..., :n], out=out[..., n:])
-        u_bar += v[..., n:]
-        delta = np.empty((*lead, 4, n), out.dtype)
-        np.multiply(d4[..., :3, :], u_bar[..., None, :], out=delta[..., :3, :])
-        np.multiply(d4[..., 3, :], v[..., :n], out=delta[..., 3, :])
-        _pull(self.W_hh, delta.reshape(*lead, 4 * n), out[..., :n])
+        u_bar, delta = out[..., n:], np.empty((*lead, 4, n), out.dtype)
+        lstm_deltas(v, cache["kappa"][t - 1], cache["dgates"][t - 1], u_bar, delta)
+        pull(self.W_hh, delta.reshape(*lead, 4 * n), out[..., :n])
         u_bar *= cache["gates"][t - 1, ..., n : 2 * n]  # ∂c_t/∂c_{t-1} = diag(f)
         return out
 
@@ -348,7 +282,8 @@ class LSTM(Cell):
         with_x = self.W_xh is not None and traj.inputs is not None
         D = self.input_size if with_x else 0
         if len(lead) == 2:  # a population (T+1, P, M, 2N)
-            return self._grads_from(self._population_G(traj, adjoints, with_x, D), with_x, D)
+            G = lstm_population_G(self, traj, adjoints, with_x, D, _CHUNK)
+            return self._grads_from(G, with_x, D)
         shared = self.W_hh.ndim == 2
         chunk = max(1, _CHUNK // cache["dgates"][0].size)
         size = min(chunk, n_steps)
@@ -359,13 +294,8 @@ class LSTM(Cell):
         G = None
         for s in range(0, n_steps, chunk):
             e = min(s + chunk, n_steps)
-            lam = adjoints[s + 1 : e + 1]
-            u_bar = np.multiply(cache["kappa"][s:e], lam[..., :n], out=u_buf[: e - s])
-            u_bar += lam[..., n:]
-            d4 = cache["dgates"][s:e].reshape(*u_bar.shape[:-1], 4, n)
-            delta = delta_buf[: e - s]
-            np.multiply(d4[..., :3, :], u_bar[..., None, :], out=delta[..., :3, :])
-            np.multiply(d4[..., 3, :], lam[..., :n], out=delta[..., 3, :])
+            lam, delta = adjoints[s + 1 : e + 1], delta_buf[: e - s]
+            lstm_deltas(lam, cache["kappa"][s:e], cache["dgates"][s:e], u_buf[: e - s], delta)
             x = X[: e - s]
             x[..., :n] = traj.states[s:e, ..., :n]
             if with_x:
@@ -393,151 +323,3 @@ class LSTM(Cell):
         if self.b is not None:
             grads["b"] = np.ascontiguousarray(G[..., -1])
         return grads
-
-    def _population_G(self, traj, adjoints, with_x, D):
-        """``G = Σ δ [h, x, 1]ᵀ`` ``(P, 4N, N + D [+ 1])`` of a population run, per network
-        over its steps and M sequences.
-
-        The work goes in blocks of a few networks and steps (about ``_CHUNK`` entries of δ),
-        laid out network-major, ``(networks, steps, M, ·)``: each network's GEMM then sums
-        over steps·M rows, as in a one-network batch of M sequences (a block of all P·M
-        sequences would hold only a few steps, and its GEMMs would be thin).
-        """
-        n, cache, n_steps = self.hidden_size, traj.cache, traj.n_steps
-        P, M = traj.states.shape[1:3]
-        width = n + D + (self.b is not None)
-        per_network = M * 4 * n  # entries of δ per network and step
-        if n_steps * per_network <= _CHUNK:  # every step at once, for a group of networks
-            chunk, group = n_steps, min(P, max(1, _CHUNK // (n_steps * per_network)))
-        else:  # one network at a time, in chunks of steps
-            chunk, group = max(1, _CHUNK // per_network), 1
-        X = np.ones((group, chunk, M, width), self.dtype)
-        u_buf = np.empty((group, chunk, M, n), self.dtype)
-        delta_buf = np.empty((group, chunk, M, 4, n), self.dtype)
-        G = np.empty((P, 4 * n, width), self.dtype)
-        for p in range(0, P, group):
-            nets, k = slice(p, min(p + group, P)), min(group, P - p)
-            for s in range(0, n_steps, chunk):
-                steps = slice(s, min(s + chunk, n_steps))
-                lam = _block(adjoints[1:], steps, nets)
-                u_bar = np.multiply(
-                    _block(cache["kappa"], steps, nets), lam[..., :n], out=u_buf[:k, : lam.shape[1]]
-                )
-                u_bar += lam[..., n:]
-                d4 = _block(cache["dgates"], steps, nets).reshape(*u_bar.shape[:-1], 4, n)
-                delta = delta_buf[:k, : lam.shape[1]]
-                np.multiply(d4[..., :3, :], u_bar[..., None, :], out=delta[..., :3, :])
-                np.multiply(d4[..., 3, :], lam[..., :n], out=delta[..., 3, :])
-                x = X[:k, : lam.shape[1]]
-                x[..., :n] = _block(traj.states, steps, nets)[..., :n]
-                if with_x:  # (T, P, M, D), or (T, D) shared by the population
-                    inputs = traj.inputs
-                    shared = inputs.ndim == 2
-                    x[..., n : n + D] = (
-                        inputs[steps, None] if shared else _block(inputs, steps, nets)
-                    )
-                rows = np.swapaxes(delta.reshape(k, -1, 4 * n), -1, -2)  # (networks, 4N, ·)
-                cols = x.reshape(k, -1, width)
-                if s == 0:
-                    np.matmul(rows, cols, out=G[nets])
-                else:
-                    G[nets] += rows @ cols
-        return G
-
-
-class LSTMHiddenView(Cell):
-    r"""An LSTM seen through h alone: :math:`J^h_t = \partial h_t/\partial h_{t-1}` at fixed c.
-
-    Made by :meth:`LSTM.h_only`. Its state is :math:`h_t` (size N) and its Jacobian the
-    top-left block of the LSTM's,
-
-    .. math:: J^h_t = D^o W_{ho} + K (D^i W_{hi} + D^f W_{hf} + D^g W_{hg}),
-
-    the Jacobian that published LSTM Lyapunov codes use. It takes the LSTM's own trajectories
-    (:meth:`check_trajectory` returns a derived one whose ``states`` are the h part, a view,
-    and whose cache is the LSTM's), so :func:`gradflow.lyapunov.along`,
-    :func:`gradflow.jacobians.log_gradient_norms` and
-    :func:`gradflow.jacobians.product_singular_values` work on it unchanged.
-
-    It is not the Jacobian of the dynamics: with :math:`c_{t-1}` held fixed, every path through
-    the cell state of earlier steps is dropped (the memory :math:`\partial c_t/\partial c_{t-1}
-    = \operatorname{diag}(f)`, and :math:`h_{t-2} \to c_{t-1} \to h_t`), so products of
-    :math:`J^h_t` are not chain-rule gradients and their spectrum is not the LSTM's Lyapunov
-    spectrum (an LSTM with zero weights keeps N full-state exponents at :math:`\ln\sigma(b_f)`,
-    while its h-only exponents are all :math:`-\infty`). No parameter gradients are defined.
-    """
-
-    def __init__(self, lstm: LSTM):
-        self.lstm = lstm
-        self.W_hh, self.W_xh, self.b = lstm.W_hh, lstm.W_xh, lstm.b
-        self.hidden_size = self.state_size = lstm.hidden_size
-        self.input_size, self.n_networks, self.dtype = lstm.input_size, lstm.n_networks, lstm.dtype
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The LSTM's trainable arrays."""
-        return self.lstm.params
-
-    def with_params(self, params) -> LSTMHiddenView:
-        """The h-only view of the LSTM with the arrays of ``params``."""
-        return self.lstm.with_params(params).h_only()
-
-    @property
-    def recurrent_blocks(self) -> dict[str, np.ndarray]:
-        """The LSTM's gate blocks ``W_hi``, ``W_hf``, ``W_hg``, ``W_ho``."""
-        return self.lstm.recurrent_blocks
-
-    def step_summary(self, traj) -> dict[str, np.ndarray]:
-        """The LSTM's gate means, ``(T, [B])``."""
-        return _gate_means(self.check_trajectory(traj).cache)
-
-    def param_grads(self, traj, adjoints):
-        """Not defined: h-only adjoints hold c fixed, so they are not gradients of a loss."""
-        raise TypeError(
-            "cell: the h-only view of an LSTM has no parameter gradients; call param_grads on "
-            "the LSTM with full-state adjoints"
-        )
-
-    def run(self, xs, h0=None) -> Trajectory:
-        """Run the LSTM and return the h view; ``h0`` is ``[h_0, c_0]`` (2N) or h_0 (N, c_0 = 0)."""
-        n = self.hidden_size
-        if h0 is not None:
-            h0 = as_array(h0, "h0", ndim=(1, 2), dtype=self.dtype)
-            if h0.shape[-1] == n:
-                h0 = np.concatenate([h0, np.zeros_like(h0)], axis=-1)
-        return self.check_trajectory(self.lstm.run(xs, h0))
-
-    def check_trajectory(self, traj) -> Trajectory:
-        """The h view (``states[..., :N]``, the LSTM's cache) of a run of the LSTM, or ``traj``
-        itself if it is one already; else raise."""
-        n = self.hidden_size
-        if isinstance(traj, Trajectory) and traj.state_size == 2 * n:
-            traj = Trajectory(traj.states[..., :n], traj.inputs, traj.cache)
-        traj = super().check_trajectory(traj)
-        if traj.n_sequences is not None:
-            raise ValueError(
-                f"traj: the h-only view of an LSTM takes one sequence per network, got a "
-                f"population run of {traj.n_sequences} sequences each (states "
-                f"{traj.states.shape}); backpropagate through the LSTM itself"
-            )
-        _check_cache(traj, n)
-        return traj
-
-    def _dense_jacobian(self, traj, t):
-        n = self.hidden_size
-        return self.lstm._dense_jacobian(traj, t)[..., :n, :n].copy()
-
-    def jvp_block(self, traj, t, vectors):
-        return _push(self.W_hh, traj.cache, t, vectors)
-
-    def vjp_block(self, traj, t, vectors):
-        cache = traj.cache
-        delta, _ = _gate_adjoint(cache["dgates"][t - 1], cache["kappa"][t - 1], vectors)
-        return np.matmul(np.swapaxes(self.W_hh, -1, -2), delta)
-
-    def vjp_vector(self, traj, t, v):
-        cache = traj.cache
-        delta = cache["dgates"][t - 1].reshape(*v.shape[:-1], 4, self.hidden_size) * v[..., None, :]
-        delta[..., :3, :] *= cache["kappa"][t - 1][..., None, :]
-        flat = delta.reshape(*v.shape[:-1], 4 * self.hidden_size)
-        return _pull(self.W_hh, flat, np.empty(v.shape, delta.dtype))

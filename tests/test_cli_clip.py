@@ -1,5 +1,6 @@
 """Tests of ``gradflow clip``: the CSV it writes (against ``train.compare`` run directly), its
-plots, the aliases of the old options, --help and bad arguments."""
+plots, the aliases of the old options, --help and bad arguments. The plots are drawn by the
+private ``gradflow.cli._clip_plot``, tested here through the command."""
 
 import types
 

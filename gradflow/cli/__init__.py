@@ -12,7 +12,8 @@ errors (a file that cannot be read, a folder that cannot be written) print one l
 traceback instead, for debugging.
 
 Each subcommand lives in a module ``gradflow/cli/_<name>.py`` of this package; every such module
-is imported when the parser is built, so adding a subcommand touches no other file.
+is imported when the parser is built, so adding a subcommand touches no other file (a helper
+module of a subcommand, such as ``_clip_plot``, is imported too and registers nothing).
 """
 
 from __future__ import annotations

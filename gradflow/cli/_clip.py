@@ -6,6 +6,7 @@ import argparse
 import math
 
 from . import add_cell_arguments, comma_list, positive_int, subcommand
+from ._clip_plot import draw_curves, draw_grid
 
 _DEFAULT_RULES = "none,value:1,norm:1,global:1,adaptive:0.01"
 #: The summary figure over T tells the rules apart by dash pattern: this many at most.
@@ -24,40 +25,38 @@ def _float_list(text: str) -> list[float]:
     return values
 
 
-def _lengths(text: str) -> list[int]:
-    """``"20,40,80"`` -> ``[20, 40, 80]``: sequence lengths >= 1, repeats dropped."""
+def _unique(text: str, convert, valid, expected: str) -> list:
+    """``convert`` of each comma-separated item of ``text``, repeats dropped; an item that does
+    not convert or is not ``valid`` is refused as not ``expected``."""
     values = []
     for item in comma_list(text):
         try:
-            value = int(item)
+            value = convert(item)
         except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated integers >= 1, got {item!r}"
-            )
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"expected comma-separated {expected}, got {item!r}")
         values.append(value)
     return list(dict.fromkeys(values))
+
+
+def _lengths(text: str) -> list[int]:
+    """``"20,40,80"`` -> ``[20, 40, 80]``: sequence lengths >= 1, repeats dropped."""
+    return _unique(text, int, lambda v: v >= 1, "integers >= 1")
 
 
 def _gains(text: str) -> list[float]:
     """``"0.8,1"`` -> ``[0.8, 1.0]``: finite gains > 0, repeats dropped."""
-    values = []
-    for item in comma_list(text):
-        try:
-            value = float(item)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated finite numbers > 0, got {item!r}"
-            )
-        values.append(value)
-    return list(dict.fromkeys(values))
+    return _unique(text, float, lambda v: math.isfinite(v) and v > 0, "finite numbers > 0")
 
 
 def _names(text: str) -> list[str]:
     return list(dict.fromkeys(comma_list(text)))
+
+
+def _renamed(group, name: str, old: str, **kwargs) -> None:
+    """Add the option ``--name``, which still answers to its old spelling ``--old``."""
+    group.add_argument(f"--{name}", f"--{old}", dest=name, **kwargs)
 
 
 def _clip_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,20 +72,20 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     task.add_argument(
         "--hidden", type=positive_int, default=64, help="hidden units (default: %(default)s)"
     )
-    task.add_argument(
-        "--inits",
-        "--init",
-        dest="inits",
+    _renamed(
+        task,
+        "inits",
+        "init",
         type=_names,
         default="orthogonal",
         metavar="NAME[,NAME]",
         help="initialisers of W_hh (default: %(default)s; also gaussian, identity, uniform, "
         "glorot_uniform)",
     )
-    task.add_argument(
-        "--gains",
-        "--gain",
-        dest="gains",
+    _renamed(
+        task,
+        "gains",
+        "gain",
         type=_gains,
         default="1.0",
         metavar="G[,G]",
@@ -117,10 +116,10 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)"
     )
-    train.add_argument(
-        "--updates",
-        "--steps",
-        dest="updates",
+    _renamed(
+        train,
+        "updates",
+        "steps",
         type=positive_int,
         default=2000,
         metavar="N",
@@ -201,105 +200,6 @@ def _grid_summary(runs):
         keys, key=lambda c: c.map(rank[c.name]) if c.name in rank else c, kind="stable"
     )
     return summary.rename(columns={"spec": "rule"}).set_index(["T", "init", "gain", "rule"])
-
-
-def _draw(summary, steps, path, baseline) -> None:
-    """Median training loss and raw gradient norm against update per rule; final loss against
-    threshold when a rule was run at several thresholds (one init, gain and T)."""
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    from ..figures import save_figure
-    from ..figures.clipping import rule_colours, rule_label
-    from ..plot import palette, style_context
-    from ..plot.clipping import threshold_sensitivity, training_curves
-
-    steps = _with_spec(steps)
-    specs = list(dict.fromkeys(steps["spec"]))
-    labels = {s: rule_label(s) for s in specs}
-    families = [s.partition(":")[0] for s in specs]
-    if len(set(families)) == len(families):  # one spec per rule: the catalogue's colours
-        colours = rule_colours(specs)
-    else:  # several thresholds of a rule: one colour per spec
-        colours = palette([s for s in specs if s != "none"])
-        colours.update(rule_colours(["none"]))
-    clipped = summary[summary["rule"] != "none"]
-    sweep = bool((clipped.groupby("rule")["threshold"].nunique() > 1).any())
-    with style_context():
-        fig = Figure(figsize=(4.0 * (2 + sweep), 3.9), layout="constrained")
-        axes = fig.subplots(1, 2 + sweep)
-        for ax, column, title in [(axes[0], "loss", "training loss"),
-                                  (axes[1], "grad_norm", "raw gradient norm")]:  # fmt: skip
-            training_curves(steps, ax=ax, y=column, hue="spec", hue_order=specs,
-                            palette=colours, labels=labels, log=True, legend=False,
-                            linewidth=0.9,
-                            reference=baseline if column == "loss" else None)  # fmt: skip
-            ax.set_title(f"{title} (median over seeds)")
-        if sweep:
-            reference = summary[summary["rule"] == "none"]
-            threshold_sensitivity(clipped, ax=axes[2], palette=rule_colours(clipped["rule"]),
-                                  labels={r: rule_label(r) for r in clipped["rule"]},
-                                  reference=reference if len(reference) else None)  # fmt: skip
-            axes[2].set_title("final loss against threshold")
-        handles = [Line2D([], [], color=colours[s]) for s in specs]
-        names = [labels[s] for s in specs]
-        if baseline is not None:
-            handles.append(Line2D([], [], color="0.4", linestyle=":"))
-            names.append("memoryless baseline")
-        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4))
-        save_figure(fig, path)
-
-
-def _start_label(init: str, gain: float) -> str:
-    from ..figures._common import init_label
-
-    return f"{init_label(init)}, gain {gain:g}"
-
-
-def _draw_grid(summary, path, task_name: str) -> None:
-    """Solved fraction (left) and median updates to solve (right) against T: colour per
-    (init, gain), dashes and markers per rule spec."""
-    import numpy as np
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    from ..figures import save_figure
-    from ..figures.clipping import rule_label
-    from ..plot import palette, style_context
-    from ..plot.learning import MARKERS, STYLE_DASHES, solved_against_length
-
-    data = summary.reset_index().rename(columns={"rule": "spec", "solved": "solved_fraction"})
-    data["start"] = [_start_label(i, g) for i, g in zip(data["init"], data["gain"])]
-    starts = list(dict.fromkeys(data["start"]))
-    specs = list(dict.fromkeys(data["spec"]))
-    labels = {s: rule_label(s) for s in specs}
-    colours = palette(starts)
-    common = dict(hue="start", style="spec", hue_order=starts, style_order=specs,
-                  palette=colours, labels=labels, dodge=0.03 if len(starts) > 1 else 0.0,
-                  legend=False)  # fmt: skip
-    solved_any = bool(np.isfinite(data["updates_to_solve"].to_numpy(float)).any())
-    with style_context():
-        fig = Figure(figsize=(9.0, 4.2), layout="constrained")
-        left, right = fig.subplots(1, 2, sharex=True)
-        solved_against_length(data, ax=left, y="solved_fraction", **common)
-        left.set_ylim(-0.04, 1.04)
-        left.set_ylabel("fraction of seeds solved")
-        left.set_title(f"{task_name} task: runs that solve it")
-        solved_against_length(data, ax=right, y="updates_to_solve", log_y=solved_any, **common)
-        right.set_ylabel("updates to solve (median over solving seeds)")
-        right.set_title("updates needed")
-        if not solved_any:
-            right.set_yticks([])
-            right.text(0.5, 0.5, "no run solved the task", transform=right.transAxes,
-                       ha="center", va="center", color="0.4")  # fmt: skip
-        for ax in (left, right):
-            ax.set_xlabel("T (sequence length)")
-        handles = [Line2D([], [], color=colours[s]) for s in starts]
-        handles += [Line2D([], [], color="0.3", dashes=d or (None, None), marker=m)
-                    for d, m in zip(STYLE_DASHES, MARKERS[: len(specs)])]  # fmt: skip
-        names = starts + [labels[s] for s in specs]
-        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4))
-        save_figure(fig, path)
 
 
 def _check(args: argparse.Namespace):
@@ -401,9 +301,9 @@ def _clip(args: argparse.Namespace) -> int:
     if args.plot is not None:
         if single:
             steps = pd.concat([s for _, s in results], ignore_index=True)
-            _draw(runs, steps, args.plot, tasks[0].baseline)
+            draw_curves(runs, _with_spec(steps), args.plot, tasks[0].baseline)
         else:
-            _draw_grid(summary, args.plot, tasks[0].name)
+            draw_grid(summary, args.plot, tasks[0].name)
         written.append(args.plot)
     if not args.quiet:
         table = summary.rename(columns={"solved": "solved_fraction"}).drop(columns="seeds")

@@ -207,3 +207,15 @@ def test_rule_specs():
         "none", "value:0.5", "global:2",
     ]  # fmt: skip
     assert train.rule_specs("global,global", 1) == ["global:1.0"]
+
+
+def test_compare_clipping_is_compare_for_one_init_and_length():
+    """compare_clipping's summary values are compare's (checked against fit runs above)."""
+    kw = {"hidden": 5, "batch": 4, "eval_batch": 16, "lr": 2e-2, "window": 4, "rng": 3}
+    old = train.compare_clipping("adding", ["none", "global:0.5"], seeds=2, T=7, steps=30,
+                                 target_loss=0.12, **kw)  # fmt: skip
+    new = train.compare("adding", inits="orthogonal", rules=["none", "global:0.5"], T=7,
+                        seeds=2, updates=30, target_loss=0.12, **kw)  # fmt: skip
+    for column in ("final_loss", "train_loss", "clipped_fraction", "n_skipped", "diverged"):
+        np.testing.assert_array_equal(old[column], new[column])
+    np.testing.assert_array_equal(old["steps_to_target"], new["updates_to_solve"])

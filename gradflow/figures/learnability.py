@@ -282,7 +282,8 @@ def long_sequence_curves(
     -------
     fig : matplotlib.figure.Figure
     data : pandas.DataFrame
-        One row per (combination, step): ``T``, ``init``, ``rule``, ``loss`` (median over
+        One row per (combination, step), every ``updates // 400``-th update and the last:
+        ``T``, ``init``, ``rule``, ``loss`` (median over
         seeds of the running mean), ``loss_low``, ``loss_high`` (10 % and 90 %), ``seeds``,
         ``solved`` (seeds solved), ``final_loss`` (median held-out loss).
     """
@@ -301,6 +302,9 @@ def long_sequence_curves(
     combo = {(i, r): f"{init_label(i)}, {rule_label(r if r == 'none' else f'{r}:{global_c:g}')}"
              for i in _CURVE_STARTS for r in rules}  # fmt: skip
     curves["combination"] = [combo[i, r] for i, r in zip(curves["init"], curves["rule"])]
+    stride = max(1, int(updates) // 400)  # about 400 points a curve: the CSV stays small
+    last = curves["step"].max()
+    curves = curves[(curves["step"] % stride == 0) | (curves["step"] == last)]
     data = median_band(curves, ["combination", "init", "rule", "step"], "loss")
     outcome = (
         chosen.groupby(["init", "rule"])

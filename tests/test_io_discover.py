@@ -1,4 +1,7 @@
-"""gradflow.io._discover: naming conventions, kinds, bias rules, key selection, flattening."""
+"""gradflow.io._discover: naming conventions, kinds, bias rules, key selection, flattening.
+
+Flattening is the private ``gradflow.io._flatten``'s (re-exported by ``_discover``), tested here.
+"""
 
 import numpy as np
 import pytest

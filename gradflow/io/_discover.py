@@ -1,9 +1,9 @@
 """Layer discovery: which arrays of a mapping ``name -> array`` are recurrent layers.
 
-A checkpoint is first flattened (:func:`flatten`: nested dicts and lists become dotted keys,
-non-arrays and optimiser state are dropped); each key is split at its last ``.`` or ``/`` into
-a prefix (the module it sits in) and a leaf, and the leaves of one prefix are matched against
-these naming conventions, in this order:
+A checkpoint is first flattened (:func:`flatten`, from :mod:`gradflow.io._flatten`: nested
+dicts and lists become dotted keys, non-arrays and optimiser state are dropped); each key is
+split at its last ``.`` or ``/`` into a prefix (the module it sits in) and a leaf, and the
+leaves of one prefix are matched against these naming conventions, in this order:
 
 - PyTorch ``nn.RNN``/``nn.LSTM``/``nn.GRU``: ``weight_hh_l{k}[_reverse]`` with
   ``weight_ih_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (same suffix); the layer is named
@@ -55,78 +55,22 @@ import numpy as np
 
 from ..cells import GRU, LSTM, Elman, kind_of
 from ..errors import WeightFileError
+from ._flatten import as_numpy, flatten
 from ._layer import RecurrentLayer
 
-__all__ = ["Owned", "discover", "flatten", "layer_from_matrix", "under"]
+__all__ = ["Owned", "as_numpy", "discover", "flatten", "layer_from_matrix", "under"]
 
 _STACKED = re.compile(r"weight_hh_l(\d+)(_reverse)?")
 _RECURRENT = ("W_hh", "w_hh", "Whh", "whh", "W_rec", "w_rec")
 _WEAK_RECURRENT = "U"
 _INPUT = ("W_ih", "w_ih", "Wih", "wih", "W_xh", "w_xh", "Wxh", "wxh", "W_in", "w_in")
 _SINGLE_BIAS = ("b", "bias", "b_h", "bh")
-#: Path segments whose contents are never weights of the model (optimiser and scheduler state).
-_SKIP = re.compile(
-    r"(?i)optim(izer|iser)?s?(_?states?)?(_dicts?)?(_\d+)?|opt_states?"
-    r"|(lr_)?schedulers?(_states?)?(_dicts?)?|(grad_)?scaler(_states?)?(_dicts?)?"
-)
-_MAX_DEPTH = 64
 _MAX_LISTED = 8
 _ARTICLE = {"elman": "an Elman", "lstm": "an LSTM", "gru": "a GRU"}
 
 
 def _fail(origin: str, message: str) -> WeightFileError:
     return WeightFileError(f"{origin}: {message}")
-
-
-# -- flattening ---------------------------------------------------------------------------------
-def as_numpy(value, key: str = "", origin: str = "mapping"):
-    """``value`` as a numpy array if it is one or a tensor (``detach().cpu().numpy()``), else
-    None; a tensor that will not convert (a meta or sparse one, say) raises, naming ``key``."""
-    if isinstance(value, np.ndarray):
-        return None if value.dtype.hasobject else value
-    if not all(hasattr(value, name) for name in ("detach", "cpu", "numpy")):
-        return None
-    try:
-        tensor = value.detach().cpu()
-        if "bfloat16" in str(getattr(tensor, "dtype", "")):
-            tensor = tensor.float()  # numpy has no bfloat16; the widening is exact
-        return np.asarray(tensor.numpy())
-    except (TypeError, ValueError, RuntimeError, NotImplementedError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        raise _fail(origin, f"{key}: cannot convert the tensor to numpy ({message})") from None
-
-
-def flatten(obj, prefix: str = "", *, origin: str = "mapping") -> dict[str, np.ndarray]:
-    """Arrays of a nested checkpoint by dotted key; non-arrays and optimiser state dropped.
-
-    ``{"model": {"rnn.weight_hh_l0": W}, "optimizer": {...}, "epoch": 3}`` gives
-    ``{"model.rnn.weight_hh_l0": W}``; list items are numbered (``layers.0.weight_hh``);
-    tensors are converted with ``detach().cpu().numpy()``. The first of two equal keys wins.
-    """
-    out: dict[str, np.ndarray] = {}
-
-    def walk(value, path: str, depth: int, seen: frozenset):
-        array = as_numpy(value, path, origin)
-        if array is not None:
-            out.setdefault(path, array)
-            return
-        if depth >= _MAX_DEPTH or id(value) in seen:
-            return
-        if isinstance(value, Mapping):
-            items = value.items()
-        elif isinstance(value, (list, tuple)):
-            items = enumerate(value)
-        else:
-            return
-        seen = seen | {id(value)}
-        for name, item in items:
-            name = str(name)
-            if not _SKIP.fullmatch(name):
-                walk(item, f"{path}.{name}" if path else name, depth + 1, seen)
-
-    walk(obj, prefix, 0, frozenset())
-    walk = None  # the closure refers to itself: break the cycle so the arrays free at once
-    return out
 
 
 # -- candidates ---------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ..errors import WeightFileError
 from ._arrays import _PARSE_ERRORS, _one_line, read_npy, read_npz, read_safetensors
-from ._discover import Owned, discover, flatten, layer_from_matrix, under
+from ._discover import Owned, discover, layer_from_matrix, under
+from ._flatten import flatten
 from ._layer import RecurrentLayer
 from ._live import _check_key
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 from .. import _activations
 from ..errors import WeightFileError
-from ._discover import as_numpy, discover, flatten, under
+from ._discover import discover, under
+from ._flatten import as_numpy, flatten
 from ._layer import RecurrentLayer
 
 __all__ = ["from_module", "from_state_dict"]

@@ -1,7 +1,9 @@
 """gradflow.io._torch: torch.save files read without torch and without running pickled code.
 
 Files are written by torch itself (skipped where torch is missing); the reader never needs it.
-Every array is compared bit for bit with ``tensor.numpy()`` (bfloat16 through float32).
+Every array is compared bit for bit with ``tensor.numpy()`` (bfloat16 through float32). The
+restricted unpickler the reader uses (the private ``gradflow.io._unpickle`` and
+``gradflow.io._unpickle_types``) is tested here, through the reader.
 """
 
 import builtins

@@ -11,16 +11,28 @@ is checked against the bytes that are there before anything is allocated, so a t
 corrupt pickle raises :class:`UnpickleError` rather than a ``MemoryError`` or a hang.
 
 The opcode semantics follow the documented pickle format (``Lib/pickletools.py`` describes every
-opcode); this is an independent implementation.
+opcode); this is an independent implementation. The errors and the values it hands out are in
+:mod:`gradflow.io._unpickle_types`, re-exported here.
 """
 
 from __future__ import annotations
 
-import _compat_pickle
 import codecs
 import struct
 from collections import OrderedDict
-from collections.abc import Callable
+
+from ._unpickle_types import (
+    UNSET,
+    Global,
+    Pending,
+    Refused,
+    Token,
+    UnpickleError,
+    describe,
+    py3_name,
+    refusal,
+    show,
+)
 
 __all__ = [
     "Global",
@@ -33,80 +45,6 @@ __all__ = [
     "refusal",
     "unpickle",
 ]
-
-
-class UnpickleError(Exception):
-    """The pickle is corrupt or truncated, or asks for something not allowed (one-line message)."""
-
-
-class Refused(UnpickleError):
-    """The pickle names a global, or asks for an operation, outside the allow-list."""
-
-
-class Token(str):
-    """An allowed global that is only a name (a dtype, a storage or tensor class).
-
-    It is a ``str`` (its qualified name, ``"torch.float32"``), so where a file stores one as data
-    the caller gets a plain string; readers tell it from file text with ``isinstance(x, Token)``.
-    """
-
-    __slots__ = ()
-
-
-class Global:
-    """An allowed global that can be called (by ``REDUCE``, ``NEWOBJ``, ``OBJ`` or ``INST``)."""
-
-    __slots__ = ("call", "qualname")
-
-    def __init__(self, qualname: str, call: Callable):
-        self.qualname = qualname
-        self.call = call
-
-    def __repr__(self) -> str:
-        return f"<pickle global {self.qualname}>"
-
-
-_UNSET = object()
-
-
-class Pending:
-    """A value an allowed global began (a NumPy dtype, an array) and ``BUILD`` completes.
-
-    ``BUILD`` calls the subclass's ``finish(state)`` once; the value it returns replaces the
-    record on the stack and is what memo references to the record fetch from then on. A record
-    never finished stays, for the caller's structure check to refuse (``what`` names it).
-    """
-
-    __slots__ = ("value",)
-    what = "an unfinished record"
-
-    def __init__(self):
-        self.value = _UNSET
-
-
-def _show(text) -> str:
-    """A short, one-line rendering of a name read from a file, for messages."""
-    text = str(text)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return text if text.isprintable() else repr(text)[1:-1]
-
-
-def py3_name(module, name) -> tuple:
-    """A global's Python 3 name, as ``pickle`` maps Python 2 names (``__builtin__.eval``,
-    ``commands.call``) on loading: a table lookup, nothing is imported."""
-    if (module, name) in _compat_pickle.NAME_MAPPING:
-        return _compat_pickle.NAME_MAPPING[(module, name)]
-    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
-
-
-def refusal(module, name) -> Refused:
-    """The error for a global outside the allow-list (named by its Python 3 name)."""
-    module, name = py3_name(module, name)
-    return Refused(
-        f"refused to load the pickle global '{_show(module)}.{_show(name)}' "
-        "(only tensors and plain containers are read)"
-    )
 
 
 def unpickle(data, pos: int, end: int, *, lookup, persistent_load):
@@ -148,7 +86,7 @@ def unpickle(data, pos: int, end: int, *, lookup, persistent_load):
         ValueError,
         struct.error,
     ) as exc:
-        raise UnpickleError(f"corrupt pickle ({type(exc).__name__}: {_show(exc)})") from None
+        raise UnpickleError(f"corrupt pickle ({type(exc).__name__}: {show(exc)})") from None
 
 
 class _Machine:
@@ -192,7 +130,7 @@ class _Machine:
     # -- operations that touch the allow-list ----------------------------------------------
     def call(self, func, args):
         if not isinstance(func, Global):
-            raise Refused(f"refused to call {_show(describe(func))} (only allowed globals)")
+            raise Refused(f"refused to call {show(describe(func))} (only allowed globals)")
         if not isinstance(args, tuple):
             raise UnpickleError(f"corrupt pickle (arguments of {func.qualname} are not a tuple)")
         return func.call(*args)
@@ -200,25 +138,25 @@ class _Machine:
     def build(self, inst, state):
         """``BUILD``: what takes the instance's place on the stack."""
         if isinstance(inst, Pending):
-            if inst.value is not _UNSET:
-                raise Refused(f"refused to set the state of {_show(describe(inst))} twice")
+            if inst.value is not UNSET:
+                raise Refused(f"refused to set the state of {show(describe(inst))} twice")
             inst.value = inst.finish(state)
             return inst.value
         slots = None
         if isinstance(state, tuple) and len(state) == 2:
             state, slots = state
         if type(inst) is not OrderedDict or slots is not None or not isinstance(state, dict):
-            raise Refused(f"refused to set the state of {_show(describe(inst))}")
+            raise Refused(f"refused to set the state of {show(describe(inst))}")
         for key, value in state.items():
             if not (isinstance(key, str) and key.isidentifier() and not key.startswith("__")):
-                raise Refused(f"refused to set the attribute {_show(key)!r} of an OrderedDict")
+                raise Refused(f"refused to set the attribute {show(key)!r} of an OrderedDict")
             inst.__dict__[key] = value
         return inst
 
     def get(self, key):
         """A memo entry; a finished :class:`Pending` record reads as its value."""
         value = self.memo[key]
-        if isinstance(value, Pending) and value.value is not _UNSET:
+        if isinstance(value, Pending) and value.value is not UNSET:
             return value.value
         return value
 
@@ -398,13 +336,3 @@ class _Machine:
                 raise Refused("refused a pickle out-of-band buffer")
             else:
                 raise UnpickleError(f"corrupt pickle (unknown opcode 0x{op:02x} at byte {at})")
-
-
-def describe(obj) -> str:
-    """A short phrase for a value read from a pickle: ``'torch.float32'``, ``an int``."""
-    if isinstance(obj, Token):
-        return f"'{obj}'"
-    if isinstance(obj, Pending):
-        return obj.what
-    name = type(obj).__name__
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"

@@ -1,4 +1,8 @@
-"""Tests of gradflow.spectral against closed forms, the dense path and random-matrix laws."""
+"""Tests of gradflow.spectral against closed forms, the dense path and random-matrix laws.
+
+Its private helpers, ``gradflow._arpack`` (the ARPACK path) and ``gradflow._spectral_dense``
+(the dense kernels shared with ``summary``), are tested here, through the public functions.
+"""
 
 from __future__ import annotations
 

@@ -1,21 +1,20 @@
-"""Tests of gradflow.figures.lyapunov: each figure in quick mode, its data and what it draws."""
+"""Tests of gradflow.figures.lyapunov: each figure in quick mode, its data and what it draws.
 
-import math
+The product spectra, registered after them, are tested in tests/test_figures_products.py.
+"""
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from matplotlib.patches import StepPatch
 
 from gradflow import figures, theory
 from gradflow.figures import lyapunov as fig_lyapunov
 from gradflow.plot.lyapunov import GIDS
 
-NAMES = ("lyapunov_spectra", "phase_diagram", "product_spectra")
+NAMES = ("lyapunov_spectra", "phase_diagram")
 COLUMNS = {
     "lyapunov_spectra": ["curve", "gain", "n", "index", "exponent", "stderr"],
     "phase_diagram": ["curve", "activation", "gain", "seed", "exponent", "stderr"],
-    "product_spectra": ["activation", "init", "depth", "seed", "index", "log_sv", "log10_sv"],
 }
 
 
@@ -137,55 +136,6 @@ def test_gain_grid_is_geometric_with_exact_powers_of_two():
         fig_lyapunov._gain_grid(2.0, 1.0, 5)
 
 
-# -- 3. product spectra -------------------------------------------------------------------------
-def test_product_spectra_data(drawn):
-    _, data = drawn["product_spectra"]
-    params = figures.get("product_spectra").parameters(quick=True)
-    n, seeds, depths = params["n"], params["seeds"], params["depths"]
-    assert len(data) == 4 * len(depths) * seeds * n
-    np.testing.assert_allclose(data["log10_sv"], data["log_sv"] / math.log(10))
-    groups = dict(tuple(data.groupby(["activation", "init"])))
-    # dynamical isometry: an orthogonal linear product keeps every σ exactly at 1
-    assert groups["linear", "orthogonal"]["log_sv"].abs().max() < 1e-12
-    # tanh' <= 1 and ||Q|| = 1: every σ of a tanh orthogonal product is at most 1
-    assert groups["tanh", "orthogonal"]["log_sv"].max() < 1e-12
-    # depth 1, linear Gaussian: σ(W), whose squares have the Fuss-Catalan (Marchenko-Pastur)
-    # moments 1 and 2 at g = 1
-    one = np.exp(2 * groups["linear", "gaussian"].query("depth == 1")["log_sv"])
-    assert one.mean() == pytest.approx(theory.fuss_catalan_moment(1, 1), abs=0.1)
-    assert (one**2).mean() == pytest.approx(theory.fuss_catalan_moment(1, 2), abs=0.3)
-
-    def spread(part):
-        return part.groupby("depth")["log10_sv"].quantile([0.1, 0.9]).unstack().diff(axis=1)[0.9]
-
-    for activation in ("linear", "tanh"):
-        gaussian = spread(groups[activation, "gaussian"])
-        assert np.all(np.diff(gaussian) > 0)  # Gaussian products spread with depth
-    # with tanh, orthogonal W spreads far less than Gaussian W
-    assert (
-        (spread(groups["tanh", "orthogonal"]).iloc[-1])
-        < 0.2 * spread(groups["tanh", "gaussian"]).iloc[-1]
-    )
-
-
-def test_product_spectra_draws_its_data(drawn):
-    fig, data = drawn["product_spectra"]
-    assert len(fig.axes) == 4
-    assert [ax.get_title() for ax in fig.axes] == [
-        "linear, orthogonal $W$",
-        "linear, Gaussian $W$",
-        "tanh, orthogonal $W$",
-        "tanh, Gaussian $W$",
-    ]
-    n_depths = data["depth"].nunique()
-    for ax in fig.axes:
-        ridges = [p for p in ax.patches if isinstance(p, StepPatch) and p.get_gid() == "ridge"]
-        assert len(ridges) == n_depths
-        assert any(line.get_gid() == GIDS["isometry"] for line in ax.lines)
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "$L$ = 1"  # depth 1 on top
-
-
 def test_bad_arguments():
     with pytest.raises(ValueError, match="gains: expected at least one gain"):
         fig_lyapunov.lyapunov_spectra.func(gains=())
@@ -193,7 +143,3 @@ def test_bad_arguments():
         fig_lyapunov.lyapunov_spectra.func(n=8, k=9)
     with pytest.raises(ValueError, match="activations: expected one of"):
         fig_lyapunov.phase_diagram.func(activations=("softsign",))
-    with pytest.raises(ValueError, match="inits: expected one of"):
-        fig_lyapunov.product_spectra.func(inits=("nonesuch",))
-    with pytest.raises(ValueError, match="depths: expected an integer >= 1, got 0"):
-        fig_lyapunov.product_spectra.func(depths=(0, 4))

@@ -38,6 +38,7 @@ from . import cliff  # noqa: F401  isort: skip
 from . import clipping  # noqa: F401  isort: skip
 from . import learnability  # noqa: F401  isort: skip
 from . import lyapunov  # noqa: F401  isort: skip
+from . import products  # noqa: F401  isort: skip
 from . import gated  # noqa: F401  isort: skip
 from . import steps  # noqa: F401  isort: skip
 from . import diagnosis  # noqa: F401  isort: skip

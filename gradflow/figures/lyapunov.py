@@ -1,9 +1,10 @@
-"""Figures of spectra over time: Lyapunov spectra, the edge of chaos, product spectra.
+"""Figures of spectra over time: Lyapunov spectra and the edge of chaos.
 
 Each function computes its tidy data through the numerical layers (``init``, ``cells``,
-``lyapunov``, ``jacobians``, ``theory``), draws it with :mod:`gradflow.plot.lyapunov` and
-:mod:`gradflow.plot.products` and returns ``(Figure, DataFrame)``. Seeds are fixed per figure;
-small dense loops run on one BLAS thread.
+``lyapunov``, ``spectral``, ``theory``), draws it with :mod:`gradflow.plot.lyapunov` and returns
+``(Figure, DataFrame)``. Seeds are fixed per figure; small dense loops run on one BLAS thread.
+The product spectra are in :mod:`gradflow.figures.products` (:func:`product_spectra` is
+importable from here too).
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import init, jacobians, spectral, theory
+from .. import init, spectral, theory
 from .. import lyapunov as lyap
 from .._rng import spawn_generators
 from .._validation import as_choices, as_float, as_floats, as_int
 from ..cells import ACTIVATIONS, Elman
 from ..plot import lyapunov as lplot
 from ..plot import palette as _palette
-from ..plot.products import singular_value_spectra
 from ._catalogue import register
-from ._common import figure_legend, init_label
+from ._common import figure_legend
 
 __all__ = ["lyapunov_spectra", "phase_diagram", "product_spectra"]
 
@@ -310,98 +310,5 @@ def phase_diagram(
     return fig, data
 
 
-# -- 3. singular values of Jacobian products ----------------------------------------------------
-@register(
-    "product_spectra",
-    caption=(
-        "Singular values σ of the Jacobian ∂h_L/∂h_0 = J_L ⋯ J_1 of L steps for the depths "
-        "L in {depths}: histograms of log10 σ, one ridge per depth, each scaled to its peak and "
-        "labelled with the width of its central 80 %. Elman networks with N = {n} at gain "
-        "g = {gain:g}, the edge of chaos, with orthogonal (left) or Gaussian (right) W, linear "
-        "(top) or tanh (bottom), from h_0 ~ N(0, I); the {n} singular values of each of {seeds} "
-        "draws of W are pooled; dotted: σ = 1. Orthogonal linear products keep every singular "
-        "value at 1 to 1e-14 (dynamical isometry). Gaussian products spread roughly in "
-        "proportion to the depth (central 80 %: 1.0, 2.7, 8.4 and 31 decades at L = 1, 4, 16 "
-        "and 64), down to 1e-80 at L = 64 with a few values above 1. With tanh, orthogonal W "
-        "keeps all σ ≤ 1 and the spectrum within about 4 decades (central 80 %: at most 1.3 "
-        "decades), while Gaussian W spreads as widely as in the linear case (Pennington, "
-        "Schoenholz & Ganguli 2017)."
-    ),
-    quick={"n": 48, "seeds": 2},
-)
-def product_spectra(
-    *,
-    n: int = 256,
-    seeds: int = 4,
-    depths=(1, 4, 16, 64),
-    gain: float = 1.0,
-    inits=("orthogonal", "gaussian"),
-    activations=("linear", "tanh"),
-    rng=5,
-):
-    """Singular-value spectra of Jacobian products by depth: init × activation panels.
-
-    Parameters
-    ----------
-    n : int, default 256
-        Hidden units N.
-    seeds : int, default 4
-        Draws of W per initialiser (one batched cell); their spectra are pooled.
-    depths : sequence of int, default (1, 4, 16, 64)
-        Depths L of the products ∂h_L/∂h_0.
-    gain : float, default 1.0
-        Gain g of every W.
-    inits : sequence of str, default ("orthogonal", "gaussian")
-        Initialisers (columns of panels).
-    activations : sequence of str, default ("linear", "tanh")
-        Activations (rows of panels); each runs the same W from the same h_0.
-    rng : int or Generator, default 5
-        Seed: one stream per initialiser, one for the initial states.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    data : pandas.DataFrame
-        One row per singular value: ``activation, init, depth, seed, index, log_sv``
-        (natural log) and ``log10_sv`` (what is plotted); ``index`` 0-based, descending σ.
-    """
-    n = as_int(n, "n", minimum=2)
-    seeds = as_int(seeds, "seeds", minimum=1)
-    depth_list = sorted({as_int(d, "depths", minimum=1) for d in np.atleast_1d(depths).tolist()})
-    gain = as_float(gain, "gain", positive=True)
-    init_names = as_choices(inits, "inits", init.available(), what="initialiser name")
-    names = as_choices(activations, "activations", ACTIVATIONS, what="activation")
-    *streams, start = spawn_generators(rng, len(init_names) + 1)
-    h0 = start.standard_normal((seeds, n))
-    frames = []
-    for init_name, gen in zip(init_names, streams):
-        W = init.get(init_name)(n, gain=gain, rng=gen, batch=seeds)
-        for name in names:
-            cell = Elman(W, activation=name)
-            traj = cell.run(max(depth_list), h0=h0)
-            for depth in depth_list:
-                spectrum = jacobians.product_singular_values(cell, traj, [depth], end=depth)
-                frame = spectrum.to_frame().drop(columns="sv")
-                frames.append(frame.assign(activation=name, init=init_name))
-    data = pd.concat(frames, ignore_index=True).rename(columns={"network": "seed"})
-    data["log10_sv"] = data["log_sv"] / np.log(10.0)
-    data = data[["activation", "init", "depth", "seed", "index", "log_sv", "log10_sv"]]
-
-    colours = _palette(depth_list)
-    fig = Figure(
-        figsize=(3.3 * len(init_names) + 0.4, 2.3 * len(names) + 0.9), layout="constrained"
-    )
-    axes = fig.subplots(len(names), len(init_names), sharex=True, sharey=True, squeeze=False)
-    for i, name in enumerate(names):
-        for j, init_name in enumerate(init_names):
-            ax = axes[i, j]
-            part = data[(data["activation"] == name) & (data["init"] == init_name)]
-            singular_value_spectra(part, ax=ax, hue_order=depth_list, palette=colours)
-            ax.set_title(f"{name}, {init_label(init_name)} $W$")
-            if i < len(names) - 1:
-                ax.set_xlabel("")
-    fig.suptitle(
-        f"Singular values of $\\partial h_L/\\partial h_0$ by depth $L$ (N = {n}, g = {gain:g}, "
-        f"{seeds} draws pooled)"
-    )
-    return fig, data
+# Imported last, so that the catalogue keeps its order: the two figures above, then this one.
+from .products import product_spectra  # noqa: E402

@@ -20,17 +20,27 @@ time per step. Target: torch float32 time / gradflow float32 time >= 1.0.
 
 from __future__ import annotations
 
-import argparse
-import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train import BATCH, N, T, make_ours, make_torch  # the step of issue 5
+from bench_train import (  # the step of issue 5 and its timing
+    BATCH,
+    N,
+    T,
+    make_ours,
+    make_torch,
+    max_relative,
+    parse_rounds,
+    print_header,
+    print_target,
+    print_times,
+    time_steps,
+    torch_grads,
+)
 
 
 def check_agreement(model32, model64, xs, ys):
@@ -41,28 +51,12 @@ def check_agreement(model32, model64, xs, ys):
     _, ours = model32.value_and_grad(xs, ys)
     _, exact = model64.value_and_grad(xs, ys)
     _, rnn, readout = make_torch(model32, xs, ys, torch.float32)
-    hidden, _ = rnn(torch.tensor(xs, dtype=torch.float32))
-    y = torch.tensor(ys, dtype=torch.float32)
-    ((readout(hidden[-1]) - y) ** 2).mean().backward()
-    theirs = {
-        "W_hh": rnn.weight_hh_l0.grad, "W_xh": rnn.weight_ih_l0.grad, "b": rnn.bias_ih_l0.grad,
-        "W_out": readout.weight.grad, "b_out": readout.bias.grad,
-    }  # fmt: skip
-
-    def worst(reference):
-        return max(
-            float(np.max(np.abs(ours[k] - reference[k])) / np.max(np.abs(reference[k])))
-            for k in reference
-        )
-
-    return worst({k: t.numpy() for k, t in theirs.items()}), worst(exact)
+    theirs = torch_grads(rnn, readout, xs, ys, torch.float32)
+    return max_relative(ours, theirs), max_relative(ours, exact)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
-    args = parser.parse_args(argv)
-    rounds, per_round = (3, 3) if args.quick else (15, 5)
+    rounds, per_round = parse_rounds(argv, __doc__)
 
     import torch
 
@@ -78,33 +72,18 @@ def main(argv=None):
             "torch float32": make_torch(model32, xs, ys, torch.float32)[0],
             "gradflow float64": make_ours(model64, xs, ys),
         }
-        times = {name: [] for name in runners}
-        for fn in runners.values():  # warm up
-            fn()
-            fn()
-        for _ in range(rounds):
-            for name, fn in runners.items():
-                start = time.perf_counter()
-                for _ in range(per_round):
-                    fn()
-                times[name].append((time.perf_counter() - start) / per_round)
+        times = time_steps(runners, rounds, per_round)
         vs_torch, vs_float64 = check_agreement(model32, model64, xs, ys)
 
     ours = np.median(times["gradflow float32"])
-    print(f"One float32 training step, N={N}, T={T}, batch={BATCH}, tanh, global-norm clip, Adam")
-    machine = platform.processor() or platform.machine()
-    print(f"{machine}, numpy {np.__version__}, torch {torch.__version__}, one thread")
-    print(f"{rounds} rounds x {per_round} steps, interleaved")
+    title = f"One float32 training step, N={N}, T={T}, batch={BATCH}, tanh, global-norm clip, Adam"
+    print_header(title, rounds, per_round)
     print("first-step gradients of gradflow float32, max relative difference:")
     print(f"  vs torch float32 {vs_torch:.1e}, vs gradflow float64 {vs_float64:.1e}")
     print()
-    print(f"{'implementation':<18} {'median ms':>10} {'best ms':>9} {'time/ours':>10}")
-    for name, values in times.items():
-        median = np.median(values)
-        print(f"{name:<18} {median * 1e3:>10.2f} {min(values) * 1e3:>9.2f} {median / ours:>10.2f}")
+    print_times(times, ours, "time/ours")
     ratio = np.median(times["torch float32"]) / ours
-    verdict = "met" if ratio >= 1.0 else "NOT met"
-    print(f"\ntarget torch float32 / gradflow float32 >= 1.0: {ratio:.2f} ({verdict})")
+    print_target(ratio, "torch float32 / gradflow float32")
     return ratio
 
 

@@ -60,7 +60,15 @@ import time
 import tracemalloc
 
 import numpy as np
-from bench_train import LR, THRESHOLD, make_ours  # the gradflow step of the Elman benchmark
+from bench_train import (  # the gradflow step of the Elman benchmark and its timing
+    LR,
+    THRESHOLD,
+    make_ours,
+    max_relative,
+    print_times,
+    time_steps,
+    torch_grads,
+)
 from threadpoolctl import threadpool_limits
 
 D_IN = 16  # input size of the gradient-norm networks
@@ -299,22 +307,8 @@ def step_agreement(models, xs, ys):
     import torch
 
     _, lstm, readout = make_torch(models[0], xs, ys, torch.float64)
-    hidden, _ = lstm(torch.tensor(xs))
-    ((readout(hidden[-1]) - torch.tensor(ys)) ** 2).mean().backward()
-    theirs = {
-        "W_hh": lstm.weight_hh_l0.grad, "W_xh": lstm.weight_ih_l0.grad, "b": lstm.bias_ih_l0.grad,
-        "W_out": readout.weight.grad, "b_out": readout.bias.grad,
-    }  # fmt: skip
-    out = []
-    for model in models:
-        _, grads = model.value_and_grad(xs, ys)
-        out.append(
-            max(
-                float(np.max(np.abs(grads[k] - t.numpy())) / np.max(np.abs(t.numpy())))
-                for k, t in theirs.items()
-            )
-        )
-    return out
+    theirs = torch_grads(lstm, readout, xs, ys, torch.float64)
+    return [max_relative(model.value_and_grad(xs, ys)[1], theirs) for model in models]
 
 
 def bench_step(n, steps, batch, rounds, per_round):
@@ -332,16 +326,7 @@ def bench_step(n, steps, batch, rounds, per_round):
             "gradflow float32": make_ours(model32, xs, ys),
             "torch float32": make_torch(model, xs, ys, torch.float32)[0],
         }
-        times = {name: [] for name in runners}
-        for fn in runners.values():  # warm up
-            fn()
-            fn()
-        for _ in range(rounds):
-            for name, fn in runners.items():
-                start = time.perf_counter()
-                for _ in range(per_round):
-                    fn()
-                times[name].append((time.perf_counter() - start) / per_round)
+        times = time_steps(runners, rounds, per_round)
         agree64, agree32 = step_agreement([model, model32], xs, ys)
 
     ours = np.median(times["gradflow float64"])
@@ -349,10 +334,7 @@ def bench_step(n, steps, batch, rounds, per_round):
     print(f"{rounds} rounds x {per_round} steps, interleaved")
     print(f"first-step gradients, max relative difference vs torch float64: {agree64:.1e}")
     print(f"  (gradflow float32 vs torch float64: {agree32:.1e})")
-    print(f"{'implementation':<18} {'median ms':>10} {'best ms':>9} {'/ gradflow f64':>15}")
-    for name, values in times.items():
-        median = np.median(values)
-        print(f"{name:<18} {median * 1e3:>10.2f} {min(values) * 1e3:>9.2f} {median / ours:>15.2f}")
+    print_times(times, ours, "/ gradflow f64")
     ratio = np.median(times["torch float64"]) / ours
     ratio32 = np.median(times["torch float32"]) / np.median(times["gradflow float32"])
     verdict = "met" if ratio >= 1.0 else "NOT met"

@@ -73,29 +73,90 @@ def make_torch(model, xs, ys, dtype):
     return step, rnn, readout
 
 
+def time_steps(runners, rounds, per_round):
+    """Seconds per call of each runner, one value a round: two warm-up calls each, then
+    ``rounds`` rounds that interleave the runners (so drifts in machine load hit all alike),
+    ``per_round`` calls each."""
+    times = {name: [] for name in runners}
+    for fn in runners.values():  # warm up
+        fn()
+        fn()
+    for _ in range(rounds):
+        for name, fn in runners.items():
+            start = time.perf_counter()
+            for _ in range(per_round):
+                fn()
+            times[name].append((time.perf_counter() - start) / per_round)
+    return times
+
+
+def torch_grads(rnn, readout, xs, ys, dtype):
+    """First-step gradients of a torch recurrent layer (``nn.RNN`` or ``nn.LSTM``) and its
+    readout, MSE at the last step, as numpy arrays under gradflow's names."""
+    import torch
+
+    hidden, _ = rnn(torch.tensor(xs, dtype=dtype))
+    ((readout(hidden[-1]) - torch.tensor(ys, dtype=dtype)) ** 2).mean().backward()
+    theirs = {
+        "W_hh": rnn.weight_hh_l0.grad, "W_xh": rnn.weight_ih_l0.grad, "b": rnn.bias_ih_l0.grad,
+        "W_out": readout.weight.grad, "b_out": readout.bias.grad,
+    }  # fmt: skip
+    return {k: t.numpy() for k, t in theirs.items()}
+
+
+def max_relative(ours, reference):
+    """Max over the arrays of ``reference`` of max |ours - reference| / max |reference|."""
+    return max(
+        float(np.max(np.abs(ours[k] - reference[k])) / np.max(np.abs(reference[k])))
+        for k in reference
+    )
+
+
+def print_times(times, ours, label):
+    """Median and best ms per step of each runner, and its median over ``ours`` (``label``)."""
+    width = len(label) + 1
+    print(f"{'implementation':<18} {'median ms':>10} {'best ms':>9} {label:>{width}}")
+    for name, values in times.items():
+        median = np.median(values)
+        row = f"{name:<18} {median * 1e3:>10.2f} {min(values) * 1e3:>9.2f}"
+        print(f"{row} {median / ours:>{width}.2f}")
+
+
+def parse_rounds(argv, doc):
+    """``(rounds, per_round)`` from a step benchmark's command line (``--quick``: a smoke run)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    args = parser.parse_args(argv)
+    return (3, 3) if args.quick else (15, 5)
+
+
+def print_header(title, rounds, per_round):
+    """The report's title, the machine and library versions, and the rounds timed."""
+    import torch
+
+    print(title)
+    machine = platform.processor() or platform.machine()
+    print(f"{machine}, numpy {np.__version__}, torch {torch.__version__}, one thread")
+    print(f"{rounds} rounds x {per_round} steps, interleaved")
+
+
+def print_target(ratio, what):
+    """The target line: ``what`` (a ratio of times) against 1.0, met or not."""
+    verdict = "met" if ratio >= 1.0 else "NOT met"
+    print(f"\ntarget {what} >= 1.0: {ratio:.2f} ({verdict})")
+
+
 def check_agreement(model, xs, ys):
     """Max relative difference of the first gradients, gradflow vs torch float64."""
     import torch
 
     _, grads = model.value_and_grad(xs, ys)
     _, rnn, readout = make_torch(model, xs, ys, torch.float64)
-    hidden, _ = rnn(torch.tensor(xs))
-    ((readout(hidden[-1]) - torch.tensor(ys)) ** 2).mean().backward()
-    theirs = {
-        "W_hh": rnn.weight_hh_l0.grad, "W_xh": rnn.weight_ih_l0.grad, "b": rnn.bias_ih_l0.grad,
-        "W_out": readout.weight.grad, "b_out": readout.bias.grad,
-    }  # fmt: skip
-    return max(
-        float(np.max(np.abs(grads[k] - t.numpy())) / np.max(np.abs(t.numpy())))
-        for k, t in theirs.items()
-    )
+    return max_relative(grads, torch_grads(rnn, readout, xs, ys, torch.float64))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
-    args = parser.parse_args(argv)
-    rounds, per_round = (3, 3) if args.quick else (15, 5)
+    rounds, per_round = parse_rounds(argv, __doc__)
 
     import torch
 
@@ -110,32 +171,17 @@ def main(argv=None):
             "torch float64": make_torch(model, xs, ys, torch.float64)[0],
             "torch float32": make_torch(model, xs, ys, torch.float32)[0],
         }
-        times = {name: [] for name in runners}
-        for fn in runners.values():  # warm up
-            fn()
-            fn()
-        for _ in range(rounds):
-            for name, fn in runners.items():
-                start = time.perf_counter()
-                for _ in range(per_round):
-                    fn()
-                times[name].append((time.perf_counter() - start) / per_round)
+        times = time_steps(runners, rounds, per_round)
         agreement = check_agreement(model, xs, ys)
 
     ours = np.median(times["gradflow float64"])
-    print(f"One training step, N={N}, T={T}, batch={BATCH}, tanh, global-norm clip, Adam")
-    machine = platform.processor() or platform.machine()
-    print(f"{machine}, numpy {np.__version__}, torch {torch.__version__}, one thread")
-    print(f"{rounds} rounds x {per_round} steps, interleaved")
+    title = f"One training step, N={N}, T={T}, batch={BATCH}, tanh, global-norm clip, Adam"
+    print_header(title, rounds, per_round)
     print(f"first-step gradients, max relative difference vs torch float64: {agreement:.1e}")
     print()
-    print(f"{'implementation':<18} {'median ms':>10} {'best ms':>9} {'torch/ours':>11}")
-    for name, values in times.items():
-        median = np.median(values)
-        print(f"{name:<18} {median * 1e3:>10.2f} {min(values) * 1e3:>9.2f} {median / ours:>11.2f}")
+    print_times(times, ours, "torch/ours")
     ratio = np.median(times["torch float64"]) / ours
-    verdict = "met" if ratio >= 1.0 else "NOT met"
-    print(f"\ntarget torch float64 / gradflow >= 1.0: {ratio:.2f} ({verdict})")
+    print_target(ratio, "torch float64 / gradflow")
     return ratio
 
 

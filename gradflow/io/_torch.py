@@ -41,7 +41,8 @@ import zlib
 from ..errors import WeightFileError
 from ._torch_tensors import Rebuilder, itemsize
 from ._torch_values import check_structure
-from ._unpickle import UnpickleError, refusal, unpickle
+from ._unpickle import unpickle
+from ._unpickle_types import UnpickleError, refusal
 
 __all__ = ["is_torch_legacy", "is_torch_zip", "is_torchscript", "read_torch"]
 

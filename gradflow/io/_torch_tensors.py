@@ -21,7 +21,7 @@ import numpy as np
 
 from ._torch_values import NAMES, VALUES, alias, value_calls
 from ._torch_values import short as _short
-from ._unpickle import Global, Refused, Token, UnpickleError, py3_name, refusal
+from ._unpickle_types import Global, Refused, Token, UnpickleError, py3_name, refusal
 
 __all__ = ["ALLOWED", "DTYPES", "Rebuilder", "Storage", "itemsize"]
 

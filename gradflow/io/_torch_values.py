@@ -32,7 +32,7 @@ from functools import partial
 
 import numpy as np
 
-from ._unpickle import Global, Pending, Refused, Token, UnpickleError, describe
+from ._unpickle_types import Global, Pending, Refused, Token, UnpickleError, describe
 
 __all__ = [
     *("NAMES", "NUMPY_CODES", "PLAIN", "VALUES"),

@@ -11,8 +11,8 @@ is checked against the bytes that are there before anything is allocated, so a t
 corrupt pickle raises :class:`UnpickleError` rather than a ``MemoryError`` or a hang.
 
 The opcode semantics follow the documented pickle format (``Lib/pickletools.py`` describes every
-opcode); this is an independent implementation. The errors and the values it hands out are in
-:mod:`gradflow.io._unpickle_types`, re-exported here.
+opcode); this is an independent implementation. The errors it raises and the values it hands out
+(and takes from ``lookup``) are in :mod:`gradflow.io._unpickle_types`.
 """
 
 from __future__ import annotations
@@ -21,30 +21,9 @@ import codecs
 import struct
 from collections import OrderedDict
 
-from ._unpickle_types import (
-    UNSET,
-    Global,
-    Pending,
-    Refused,
-    Token,
-    UnpickleError,
-    describe,
-    py3_name,
-    refusal,
-    show,
-)
+from ._unpickle_types import UNSET, Global, Pending, Refused, UnpickleError, describe, show
 
-__all__ = [
-    "Global",
-    "Pending",
-    "Refused",
-    "Token",
-    "UnpickleError",
-    "describe",
-    "py3_name",
-    "refusal",
-    "unpickle",
-]
+__all__ = ["unpickle"]
 
 
 def unpickle(data, pos: int, end: int, *, lookup, persistent_load):

@@ -3,8 +3,8 @@
 Its errors (:class:`UnpickleError`, :class:`Refused`), the wrappers an allow-list returns for
 an allowed global (:class:`Token`, a name; :class:`Global`, a callable; :class:`Pending`, a
 record ``BUILD`` completes) and the one-line names of what a pickle holds, for messages
-(:func:`describe`, :func:`refusal`). Re-exported by :mod:`gradflow.io._unpickle`; tested
-through the torch reader in ``tests/test_io_torch.py``.
+(:func:`describe`, :func:`refusal`). Tested through the torch reader in
+``tests/test_io_torch.py``.
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ How T is passed: a :class:`Task` carries its sequence length; :func:`fit` and
 :func:`compare_clipping` also accept a task name (``"adding"``, ``"copy"``) or a callable
 ``(T, batch, rng) -> (xs, ys)`` together with ``T=``.
 
-The package splits into ``_model`` (:class:`Task`, :class:`Model`, :func:`init_model`), ``_fit``
-(:func:`fit`, :class:`History`, :func:`pca_path`, :func:`project_paths`), ``_population``
+The package splits into ``_task`` (:class:`Task`, :func:`make_task`), ``_model``
+(:class:`Model`, :func:`init_model`), ``_fit`` (:func:`fit`, :class:`History`,
+:func:`pca_path`, :func:`project_paths`), ``_population``
 (:class:`Population`), ``_fit_population`` (:func:`fit_population`) and ``_compare``
 (:func:`compare`, :func:`compare_clipping`); the optimisers live in :mod:`gradflow.optim`.
 """
@@ -33,8 +34,9 @@ The package splits into ``_model`` (:class:`Task`, :class:`Model`, :func:`init_m
 from ._compare import RUN_COLUMNS, compare, compare_clipping, rule_specs
 from ._fit import COLUMNS, History, fit, pca_path, project_paths
 from ._fit_population import PopulationHistory, fit_population
-from ._model import OBJECTIVES, TASKS, Model, Task, init_model, make_task
+from ._model import OBJECTIVES, Model, init_model
 from ._population import Population
+from ._task import TASKS, Task, make_task
 
 __all__ = [
     "COLUMNS",

@@ -13,8 +13,9 @@ from .. import optim as _optim
 from .._rng import spawn_seeds
 from .._validation import NonFiniteError, as_choice, as_int
 from ._fit_population import fit_population
-from ._model import Task, init_model, make_task
+from ._model import init_model
 from ._population import Population
+from ._task import Task, make_task
 
 __all__ = ["RUN_COLUMNS", "compare", "compare_clipping", "rule_specs"]
 

@@ -13,7 +13,8 @@ from .. import optim as _optim
 from .. import spectral as _spectral_mod
 from .._rng import as_generator
 from .._validation import NonFiniteError, as_array, as_int
-from ._model import Model, make_task
+from ._model import Model
+from ._task import make_task
 
 __all__ = ["COLUMNS", "History", "fit", "pca_path", "project_paths"]
 

@@ -13,8 +13,8 @@ from .. import optim as _optim
 from .._rng import as_generator, spawn_seeds
 from .._validation import as_int
 from ._fit import COLUMNS, _spectral
-from ._model import make_task
 from ._population import Population
+from ._task import make_task
 
 __all__ = ["PopulationHistory", "fit_population"]
 

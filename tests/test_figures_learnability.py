@@ -89,6 +89,12 @@ def test_task_sentence_states_what_the_data_show():
     n_unclipped = 4 * sum(r == "none" for (_, r, _) in counts)
     assert f"clipped runs solve {clipped} of {n_clipped}" in text
     assert f"unclipped runs {unclipped} of {n_unclipped}" in text
+    assert "(as does" not in text  # no tie at T = 40
+    counts[("identity", "none", 40)] = 3
+    assert "(as does identity + ReLU (IRNN) with no clipping)" in module._task_sentence(
+        summary(counts)
+    )
+    counts[("identity", "none", 40)] = 1
     # the usual advice winning: no remark
     counts[("orthogonal", "global", 40)] = 4
     assert "usual advice" not in module._task_sentence(summary(counts))

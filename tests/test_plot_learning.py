@@ -27,6 +27,7 @@ def test_one_line_per_combination_with_its_values():
     expected = sorted(tuple(part["solved_fraction"]) for _, part in data.groupby(["init", "rule"]))
     assert drawn == expected
     assert ax.get_xscale() == "log" and list(ax.get_xticks()) == [10, 20, 40]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "20", "40"]
     assert {line.get_marker() for line in lines} == set(MARKERS[:2])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["orthogonal", "gaussian", "none", "global:1"]

@@ -84,7 +84,7 @@ _PANELS = {
 }
 
 
-_CAPPED = ("loss", "grad_norm", "update_norm")
+_CAPPED = ("loss", "grad_norm", "update_norm", "spectral_radius")
 _CAP_FACTOR = 1e3  # how far above the clipped runs' largest value a panel may reach
 
 

@@ -103,6 +103,7 @@ def _task_sentence(part: pd.DataFrame) -> str:
     longest = int(learnt["T"].max())
     at = part[part["T"] == longest].sort_values("solved_fraction", ascending=False, kind="stable")
     best = at.iloc[0]
+    tied = at[(at["solved"] == best["solved"]) & (at.index != best.name)]
     advice = at[(at["init"] == "orthogonal") & (at["rule"] == "global")]
     plain = at[(at["init"] == "orthogonal") & (at["rule"] == "none")]
     text = (
@@ -110,6 +111,11 @@ def _task_sentence(part: pd.DataFrame) -> str:
         f"seeds is {longest}: {name[best['init'], best['activation']]} with "
         f"{rule_label(best['spec'])} solves {best['solved']:.0f} of {best['seeds']:.0f}"
     )
+    if len(tied):
+        text += " (as does " + ", ".join(
+            f"{name[row['init'], row['activation']]} with {rule_label(row['spec'])}"
+            for _, row in tied.iterrows()
+        ) + ")"  # fmt: skip
     if len(advice) and len(plain):
         a, p = advice.iloc[0], plain.iloc[0]
         text += (

@@ -97,7 +97,8 @@ def solved_against_length(
     )  # fmt: skip
     if log_x:
         _log_axis(ax, "x")
-        ax.set_xticks(sorted(set(data[x])))
+        ticks = sorted(set(data[x]))
+        ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
         ax.minorticks_off()
     if log_y:
         _log_axis(ax)

@@ -20,8 +20,9 @@ __all__ = ["NAMES", "Activation", "get"]
 
 @dataclass(frozen=True)
 class Activation:
-    """A named nonlinearity: ``forward(a, out=None)``, ``derivative(h)`` = φ'(a) at h = φ(a),
-    ``gamma``. ``forward`` writes into ``out`` when given (``out=a`` works in place)."""
+    """A named nonlinearity: ``forward(a, out=None)``, ``derivative(h, out=None)`` = φ'(a) at
+    h = φ(a), ``gamma``. Both write into ``out`` when given (``out=a`` works in place); without
+    it ``derivative`` returns a new array."""
 
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
@@ -29,20 +30,26 @@ class Activation:
     gamma: float
 
 
-def _tanh_derivative(h):
-    return 1.0 - h * h
+def _tanh_derivative(h, out=None):
+    out = np.multiply(h, h, out=out)
+    return np.subtract(1.0, out, out=out)
 
 
-def _sigmoid_derivative(h):
-    return h * (1.0 - h)
+def _sigmoid_derivative(h, out=None):
+    out = np.subtract(1.0, h, out=out)
+    out *= h
+    return out
 
 
 def _relu(a, out=None):
     return np.maximum(a, 0.0, out=out)
 
 
-def _relu_derivative(h):
-    return (h > 0).astype(h.dtype)
+def _relu_derivative(h, out=None):
+    if out is None:
+        return (h > 0).astype(h.dtype)
+    out[...] = h > 0
+    return out
 
 
 def _linear(a, out=None):
@@ -52,8 +59,11 @@ def _linear(a, out=None):
     return out
 
 
-def _linear_derivative(h):
-    return np.ones_like(h)
+def _linear_derivative(h, out=None):
+    if out is None:
+        return np.ones_like(h)
+    out.fill(1.0)
+    return out
 
 
 _REGISTRY = {

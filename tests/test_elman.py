@@ -295,6 +295,15 @@ def test_activation_forward_in_place_equals_forward(name):
     other = np.empty_like(a)
     np.testing.assert_array_equal(phi(a, out=other), expected)
     np.testing.assert_array_equal(other, expected)
+    derivative = _activations.get(name).derivative
+    h = phi(a.copy())
+    fresh = derivative(h)
+    buffer = np.full_like(h, np.nan)
+    assert derivative(h, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, fresh)
+    step = 1e-6  # φ'(a) by central differences, at the a behind each h (a ≠ 0 for relu)
+    finite = (phi(a + step) - phi(a - step)) / (2 * step)
+    np.testing.assert_allclose(fresh, finite, rtol=1e-6, atol=1e-8)
 
 
 def test_population_run_refuses_mismatched_initial_states():

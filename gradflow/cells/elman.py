@@ -264,8 +264,9 @@ class Elman(Cell):
             grads["b"] = np.zeros_like(self.b)
         part = np.empty_like(self.W_hh)
         part_x = None if inputs is None else np.empty_like(self.W_xh)
+        delta = np.empty_like(states[0])  # reused: no allocation (and page faults) per step
         for t in range(1, traj.n_steps + 1):
-            delta = derivative(states[t])
+            derivative(states[t], out=delta)
             delta *= adjoints[t]
             delta_T = np.swapaxes(delta, -1, -2)
             grads["W_hh"] += np.matmul(delta_T, states[t - 1], out=part)

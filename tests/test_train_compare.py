@@ -219,3 +219,20 @@ def test_compare_clipping_is_compare_for_one_init_and_length():
     for column in ("final_loss", "train_loss", "clipped_fraction", "n_skipped", "diverged"):
         np.testing.assert_array_equal(old[column], new[column])
     np.testing.assert_array_equal(old["steps_to_target"], new["updates_to_solve"])
+
+
+def test_compare_identical_under_dask_distributed(runs):
+    distributed = pytest.importorskip("distributed")
+    frame, _ = runs
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        again = train.compare(
+            "adding", inits=["orthogonal", "gaussian"], rules=["none", "value:0.05", "global:0.5"],
+            T=[4, 7], seeds=2, rng=3, target_loss=0.12, executor=client.get_executor(),
+            **SETTINGS,
+        )  # fmt: skip
+    pd.testing.assert_frame_equal(frame, again)

@@ -30,6 +30,30 @@ def make_batch(objective, per_step, rng=1):
     return xs, rng.integers(0, K, size=lead)
 
 
+def torch_loss_and_grads(torch, model, xs, ys, nonlinearity, dtype):
+    """The loss and gradients of ``model`` on a batch by torch autograd, in ``dtype``
+    (``b_hh``: torch's second bias, whose gradient is also that of our ``b``)."""
+    rnn = torch.nn.RNN(D, N, nonlinearity=nonlinearity, dtype=dtype)
+    readout = torch.nn.Linear(N, K, dtype=dtype)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(torch.from_numpy(model.cell.W_hh))
+        rnn.weight_ih_l0.copy_(torch.from_numpy(model.cell.W_xh))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(model.cell.b))
+        rnn.bias_hh_l0.zero_()  # torch has two biases; ours is b_ih + b_hh
+        readout.weight.copy_(torch.from_numpy(model.W_out))
+        readout.bias.copy_(torch.from_numpy(model.b_out))
+    hidden, _ = rnn(torch.tensor(xs, dtype=dtype))
+    if model.objective == "mse":
+        torch_loss = ((readout(hidden[-1]) - torch.tensor(ys, dtype=dtype)) ** 2).mean()
+    else:
+        logits = readout(hidden).reshape(-1, K)
+        torch_loss = torch.nn.functional.cross_entropy(logits, torch.tensor(ys).reshape(-1))
+    torch_loss.backward()
+    pairs = {"W_hh": rnn.weight_hh_l0, "W_xh": rnn.weight_ih_l0, "b": rnn.bias_ih_l0,
+             "W_out": readout.weight, "b_out": readout.bias, "b_hh": rnn.bias_hh_l0}  # fmt: skip
+    return torch_loss.item(), {name: t.grad.numpy() for name, t in pairs.items()}
+
+
 CASES = [
     (act, obj, per_step)
     for act in ("tanh", "relu")
@@ -68,33 +92,12 @@ def test_gradients_match_torch_autograd(nonlinearity, objective, per_step):
     xs, ys = make_batch(objective, per_step, rng=6)
     loss, grads = model.value_and_grad(xs, ys)
 
-    rnn = torch.nn.RNN(D, N, nonlinearity=nonlinearity, dtype=torch.float64)
-    readout = torch.nn.Linear(N, K, dtype=torch.float64)
-    with torch.no_grad():
-        rnn.weight_hh_l0.copy_(torch.tensor(model.cell.W_hh))
-        rnn.weight_ih_l0.copy_(torch.tensor(model.cell.W_xh))
-        rnn.bias_ih_l0.copy_(torch.tensor(model.cell.b))
-        rnn.bias_hh_l0.zero_()  # torch has two biases; ours is b_ih + b_hh
-        readout.weight.copy_(torch.tensor(model.W_out))
-        readout.bias.copy_(torch.tensor(model.b_out))
-    hidden, _ = rnn(torch.tensor(xs))
-    if objective == "mse":
-        torch_loss = ((readout(hidden[-1]) - torch.tensor(ys)) ** 2).mean()
-    else:
-        logits = readout(hidden).reshape(-1, K)
-        torch_loss = torch.nn.functional.cross_entropy(logits, torch.tensor(ys).reshape(-1))
-    torch_loss.backward()
-    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
-    pairs = {
-        "W_hh": rnn.weight_hh_l0,
-        "W_xh": rnn.weight_ih_l0,
-        "b": rnn.bias_ih_l0,
-        "W_out": readout.weight,
-        "b_out": readout.bias,
-    }
-    for name, tensor in pairs.items():
-        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(grads["b"], rnn.bias_hh_l0.grad.numpy(), rtol=1e-10, atol=1e-13)
+    torch_loss, torch_grads = torch_loss_and_grads(torch, model, xs, ys, nonlinearity,
+                                                   torch.float64)  # fmt: skip
+    assert loss == pytest.approx(torch_loss, rel=1e-12)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], torch_grads[name], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(grads["b"], torch_grads["b_hh"], rtol=1e-10, atol=1e-13)
 
 
 def test_copy_task_loss_at_init_is_near_uniform_guess():
@@ -385,34 +388,12 @@ def test_float32_gradients_match_torch_float32_autograd(nonlinearity, objective,
     xs, ys = make_batch(objective, per_step, rng=6)
     loss, grads = model.value_and_grad(xs, ys)
 
-    f32 = torch.float32
-    rnn = torch.nn.RNN(D, N, nonlinearity=nonlinearity, dtype=f32)
-    readout = torch.nn.Linear(N, K, dtype=f32)
-    with torch.no_grad():
-        rnn.weight_hh_l0.copy_(torch.from_numpy(model.cell.W_hh))
-        rnn.weight_ih_l0.copy_(torch.from_numpy(model.cell.W_xh))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(model.cell.b))
-        rnn.bias_hh_l0.zero_()
-        readout.weight.copy_(torch.from_numpy(model.W_out))
-        readout.bias.copy_(torch.from_numpy(model.b_out))
-    hidden, _ = rnn(torch.tensor(xs, dtype=f32))
-    if objective == "mse":
-        torch_loss = ((readout(hidden[-1]) - torch.tensor(ys, dtype=f32)) ** 2).mean()
-    else:
-        logits = readout(hidden).reshape(-1, K)
-        torch_loss = torch.nn.functional.cross_entropy(logits, torch.tensor(ys).reshape(-1))
-    torch_loss.backward()
-    assert loss == pytest.approx(torch_loss.item(), rel=1e-5)
-    pairs = {
-        "W_hh": rnn.weight_hh_l0,
-        "W_xh": rnn.weight_ih_l0,
-        "b": rnn.bias_ih_l0,
-        "W_out": readout.weight,
-        "b_out": readout.bias,
-    }
-    for name, tensor in pairs.items():
+    torch_loss, torch_grads = torch_loss_and_grads(torch, model, xs, ys, nonlinearity,
+                                                   torch.float32)  # fmt: skip
+    assert loss == pytest.approx(torch_loss, rel=1e-5)
+    for name in grads:
         assert grads[name].dtype == np.float32
-        assert_close_relative(grads[name], tensor.grad.numpy(), 1e-4, name)
+        assert_close_relative(grads[name], torch_grads[name], 1e-4, name)
 
 
 def test_float32_model_keeps_float32_through_with_params_and_nan_gradients():

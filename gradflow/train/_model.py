@@ -79,8 +79,23 @@ def check_targets(objective: str, ys, n_steps: int, lead: tuple, k: int, dtype):
     return ys, ys.ndim == max(shapes)
 
 
+class ReadoutParams:
+    """What a model and a population share: a cell and a readout ``W_out``, ``b_out`` as one
+    dict of trainable arrays (the unit clippers and optimisers act on)."""
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Every trainable array by name: the cell's, then ``W_out`` and ``b_out``."""
+        return {**self.cell.params, "W_out": self.W_out, "b_out": self.b_out}
+
+    def with_params(self, params):
+        """The same kind of object with ``params`` (the keys and shapes of :attr:`params`)."""
+        cell = self.cell.with_params({k: params[k] for k in self.cell.params})
+        return type(self)(cell, params["W_out"], params["b_out"], self.objective)
+
+
 @dataclass(frozen=True, eq=False)
-class Model:
+class Model(ReadoutParams):
     r"""A recurrent cell with a linear readout :math:`y_t = W_{out} h_t + b_{out}`.
 
     The readout sees the cell's output ``h`` (:meth:`gradflow.cells.Cell.output`): the whole
@@ -156,16 +171,6 @@ class Model:
     def dtype(self) -> np.dtype:
         """The working precision, the cell's: float64 or float32."""
         return self.cell.dtype
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Every trainable array by name: the cell's, then ``W_out`` and ``b_out``."""
-        return {**self.cell.params, "W_out": self.W_out, "b_out": self.b_out}
-
-    def with_params(self, params) -> Model:
-        """A new model with ``params`` (the keys and shapes of :attr:`params`), in this dtype."""
-        cell = self.cell.with_params({k: params[k] for k in self.cell.params})
-        return Model(cell, params["W_out"], params["b_out"], self.objective)
 
     def _outputs(self, xs):
         traj = self.cell.run(as_array(xs, "xs", ndim=3, dtype=self.cell.dtype))

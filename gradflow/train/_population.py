@@ -10,15 +10,16 @@ from .._validation import NonFiniteError, as_array, as_choice, as_int
 from ..cells import Cell
 from ..cells._base import outer_sum
 from ..jacobians import backprop
-from ._model import OBJECTIVES, Model, check_targets, objective_loss
+from ._model import OBJECTIVES, Model, ReadoutParams, check_targets, objective_loss
 
 __all__ = ["Population"]
 
 
 @dataclass(frozen=True, eq=False)
-class Population:
+class Population(ReadoutParams):
     r"""P independent recurrent networks with linear readouts, stacked on a leading axis.
 
+    Its ``params`` (each ``(P, …)``) and ``with_params`` are those of a :class:`Model`.
     Network p is the :class:`Model` ``population.network(p)``: the cell with stacked weights
     (``cell.n_networks`` = P) and the readouts ``W_out[p]``, ``b_out[p]``. Each network sees
     its own batch: inputs ``(T, P, M, D)`` (network p runs ``xs[:, p]``), targets stacked the
@@ -102,16 +103,6 @@ class Population:
     def n_networks(self) -> int:
         """P, the number of networks."""
         return self.cell.n_networks
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Every trainable array by name, each ``(P, …)``: the cell's, then the readout's."""
-        return {**self.cell.params, "W_out": self.W_out, "b_out": self.b_out}
-
-    def with_params(self, params) -> Population:
-        """A new population with ``params`` (the keys and shapes of :attr:`params`)."""
-        cell = self.cell.with_params({k: params[k] for k in self.cell.params})
-        return Population(cell, params["W_out"], params["b_out"], self.objective)
 
     def network(self, index: int) -> Model:
         """Network ``index`` as a :class:`Model` of its own (copies of its arrays)."""

@@ -22,7 +22,10 @@ def _format_list(text: str) -> list[str]:
 
 def _figures_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", default="figures", metavar="DIR", help="output folder (default: %(default)s)"
+        "--out",
+        default="figures",
+        metavar="DIR",
+        help="output folder, or with --check the folder to check (default: %(default)s)",
     )
     parser.add_argument(
         "--only",
@@ -42,8 +45,16 @@ def _figures_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FMT[,FMT]",
         help=f"image formats among {', '.join(_FORMATS)} (default: png)",
     )
-    parser.add_argument(
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
         "--list", action="store_true", help="list the figures with their captions and exit"
+    )
+    action.add_argument(
+        "--check",
+        action="store_true",
+        help="recompute the figures' data (no files written) and compare it with the CSVs in "
+        "--out, one line per figure; exit status 0 when all are the same, 1 when any is "
+        "different or missing (combine with --only; with --quick for a quick catalogue)",
     )
 
 
@@ -57,6 +68,17 @@ def _figures(args: argparse.Namespace) -> int:
         for name in figures.available():
             print(f"{name}: {figures.get(name).describe(quick=args.quick)}")
         return 0
+
+    if args.check:
+        from ..figures._catalogue import check_catalogue
+
+        results = check_catalogue(
+            args.out,
+            only=args.only,
+            quick=args.quick,
+            progress=lambda result: print(result, flush=True),
+        )
+        return 0 if all(result.status == "same" for result in results) else 1
 
     def report(name, paths):
         print(f"{name}: " + ", ".join(str(path) for path in paths), flush=True)

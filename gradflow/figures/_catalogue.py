@@ -12,6 +12,7 @@ timestamps in the metadata, fixed SVG ids.
 from __future__ import annotations
 
 import inspect
+import io
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -28,8 +30,10 @@ from ..plot import style_context
 
 __all__ = [
     "FORMATS",
+    "CheckResult",
     "FigureSpec",
     "available",
+    "check_catalogue",
     "get",
     "register",
     "render_readme",
@@ -279,7 +283,7 @@ def write_catalogue(
         fig, data = spec(quick=quick)
         paths = [save_figure(fig, out / f"{name}.{fmt}") for fmt in fmts]
         csv = out / f"{name}.csv"
-        data.to_csv(csv, index=False, float_format="%.10g", lineterminator="\n")
+        _write_csv(data, csv)
         paths.append(csv)
         written.extend(paths)
         if progress is not None:
@@ -288,6 +292,134 @@ def write_catalogue(
     readme.write_text(render_readme(out, quick=quick, current=names), encoding="utf-8")
     written.append(readme)
     return written
+
+
+def _write_csv(data: pd.DataFrame, target) -> None:
+    """Write ``data`` as the catalogue's CSV to a path or a text buffer."""
+    data.to_csv(target, index=False, float_format="%.10g", lineterminator="\n")
+
+
+def _read_csv(source) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source)
+    except pd.errors.EmptyDataError:  # a frame without columns writes an empty file
+        return pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How one figure's committed CSV compares with its data computed afresh.
+
+    Attributes
+    ----------
+    name : str
+        The figure.
+    status : {"same", "different", "missing"}
+        ``"same"`` when every value agrees within the tolerances, ``"missing"`` when there is
+        no ``<name>.csv`` to compare with.
+    detail : str
+        One line: empty when the same; otherwise the path that is missing, or what differs
+        (columns, row count, the columns whose values differ and the largest relative
+        difference).
+    """
+
+    name: str
+    status: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}" + (f": {self.detail}" if self.detail else "")
+
+
+def _compare(committed: pd.DataFrame, fresh: pd.DataFrame, rtol: float, atol: float) -> str:
+    """What differs between two frames read back from CSV, in one line ("" when nothing)."""
+    if list(committed.columns) != list(fresh.columns):
+        return f"columns {list(committed.columns)} committed, {list(fresh.columns)} computed"
+    if len(committed) != len(fresh):
+        return f"{len(committed)} rows committed, {len(fresh)} computed"
+    parts, largest = [], 0.0
+    for column in committed.columns:
+        old, new = committed[column], fresh[column]
+        numeric = [
+            pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c)
+            for c in (old, new)
+        ]
+        if numeric[0] != numeric[1]:
+            kinds = ["numbers" if flag else "text" for flag in numeric]
+            parts.append(f"{column} ({kinds[0]} committed, {kinds[1]} computed)")
+        elif numeric[0]:
+            a, b = old.to_numpy(dtype=float), new.to_numpy(dtype=float)
+            close = np.isclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
+            if not close.all():
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    scale = np.maximum(np.abs(a), np.abs(b))
+                    rel = np.where(scale > 0, np.abs(a - b) / scale, 0.0)
+                rel = np.where(np.isnan(rel), np.inf, rel)[~close]
+                largest = max(largest, float(rel.max()))
+                parts.append(f"{column} ({int((~close).sum())} rows)")
+        else:
+            equal = (old == new) | (old.isna() & new.isna())
+            if not equal.all():
+                parts.append(f"{column} ({int((~equal).sum())} rows)")
+    if not parts:
+        return ""
+    return f"columns {', '.join(parts)}; largest relative difference {largest:.3g}"
+
+
+def check_catalogue(
+    out_dir="figures",
+    *,
+    only=None,
+    quick: bool = False,
+    rtol: float = 1e-8,
+    atol: float = 0.0,
+    progress: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Recompute figures' data and compare it with the CSVs in ``out_dir``; writes nothing.
+
+    Parameters
+    ----------
+    out_dir : str or path, default "figures"
+        The folder holding the ``<name>.csv`` files to check.
+    only : str or iterable of str, optional
+        Figure names (a string may be comma-separated); default: every registered figure.
+    quick : bool, default False
+        Compute each figure in its quick mode (to check a catalogue written with it).
+    rtol, atol : float, default 1e-8 and 0
+        Tolerances of :func:`numpy.isclose` for numeric columns.
+    progress : callable, optional
+        Called as ``progress(result)`` after each figure is checked.
+
+    Returns
+    -------
+    list of CheckResult
+        One per figure, in catalogue order.
+
+    Notes
+    -----
+    The fresh frame goes through the same CSV writer as :func:`write_catalogue` (into
+    memory) and both are read back with pandas, so formatting is compared like for like.
+    Numeric columns compare within the tolerances, NaN equal to NaN and infinities of the
+    same sign equal; other columns compare exactly.
+    """
+    names = _names(only)
+    out = Path(out_dir)
+    results = []
+    for name in names:
+        csv = out / f"{name}.csv"
+        if not csv.exists():
+            result = CheckResult(name, "missing", f"no {csv}")
+        else:
+            _, data = _REGISTRY[name](quick=quick)
+            buffer = io.StringIO()
+            _write_csv(data, buffer)
+            buffer.seek(0)
+            detail = _compare(_read_csv(csv), _read_csv(buffer), rtol, atol)
+            result = CheckResult(name, "different" if detail else "same", detail)
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return results
 
 
 def render_readme(out_dir, *, quick: bool = False, current=()) -> str:

@@ -22,8 +22,10 @@ Examples
 
 from ._catalogue import (
     FORMATS,
+    CheckResult,
     FigureSpec,
     available,
+    check_catalogue,
     get,
     register,
     render_readme,
@@ -45,8 +47,10 @@ from . import diagnosis  # noqa: F401  isort: skip
 
 __all__ = [
     "FORMATS",
+    "CheckResult",
     "FigureSpec",
     "available",
+    "check_catalogue",
     "get",
     "register",
     "render_readme",

@@ -173,12 +173,10 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
-def _spec(rule, threshold) -> str:
-    return rule if threshold != threshold else f"{rule}:{threshold:g}"  # NaN: no threshold
-
-
 def _with_spec(frame):
-    return frame.assign(spec=[_spec(r, t) for r, t in zip(frame["rule"], frame["threshold"])])
+    from ..train import rule_spec
+
+    return frame.assign(spec=[rule_spec(r, t) for r, t in zip(frame["rule"], frame["threshold"])])
 
 
 def _grid_summary(runs):

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from .. import train as _train
 from .._validation import as_int
 from ..plot.learning import MARKERS, STYLE_DASHES, loss_bands, solved_against_length
+from ..train import rule_spec
 from ._catalogue import register
 from ._common import (
     _freeze_layout,
@@ -88,15 +89,11 @@ def _summary(runs: pd.DataFrame, task: str) -> pd.DataFrame:
     return out
 
 
-def _spec(rule: str, threshold: float) -> str:
-    return rule if rule == "none" else f"{rule}:{threshold:g}"
-
-
 def _task_sentence(part: pd.DataFrame) -> str:
     """What the data of one task show, in a sentence or two (for the caption)."""
     task = _TASK_LABELS.get(part["task"].iloc[0], part["task"].iloc[0])
     name = {(i, a): _start_label(i, a) for i, a in COMBINATIONS}
-    part = part.assign(spec=[_spec(r, t) for r, t in zip(part["rule"], part["threshold"])])
+    part = part.assign(spec=[rule_spec(r, t) for r, t in zip(part["rule"], part["threshold"])])
     learnt = part[part["solved_fraction"] >= 0.5]
     if learnt.empty:
         return f"On the {task} no combination solves half of its seeds at any T tried."
@@ -205,7 +202,9 @@ def learnability(
     data = pd.concat(frames, ignore_index=True)
     data.insert(data.columns.get_loc("rule"), "start",
                 [_start_label(i, a) for i, a in zip(data["init"], data["activation"])])  # fmt: skip
-    data["clipping"] = [rule_label(_spec(r, t)) for r, t in zip(data["rule"], data["threshold"])]
+    data["clipping"] = [
+        rule_label(rule_spec(r, t)) for r, t in zip(data["rule"], data["threshold"])
+    ]
     colours = init_colours()
     starts = [_start_label(i, a) for i, a in COMBINATIONS]
     palette = {_start_label(i, a): colours[i] for i, a in COMBINATIONS}

@@ -31,7 +31,7 @@ The package splits into ``_task`` (:class:`Task`, :func:`make_task`), ``_model``
 (:func:`compare`, :func:`compare_clipping`); the optimisers live in :mod:`gradflow.optim`.
 """
 
-from ._compare import RUN_COLUMNS, compare, compare_clipping, rule_specs
+from ._compare import RUN_COLUMNS, compare, compare_clipping, rule_spec, rule_specs
 from ._fit import COLUMNS, History, fit, pca_path, project_paths
 from ._fit_population import PopulationHistory, fit_population
 from ._model import OBJECTIVES, Model, init_model
@@ -56,5 +56,6 @@ __all__ = [
     "make_task",
     "pca_path",
     "project_paths",
+    "rule_spec",
     "rule_specs",
 ]

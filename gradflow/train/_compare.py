@@ -17,7 +17,7 @@ from ._model import init_model
 from ._population import Population
 from ._task import Task, make_task
 
-__all__ = ["RUN_COLUMNS", "compare", "compare_clipping", "rule_specs"]
+__all__ = ["RUN_COLUMNS", "compare", "compare_clipping", "rule_spec", "rule_specs"]
 
 #: The columns of :func:`compare`'s frame, one row per run.
 RUN_COLUMNS = (
@@ -99,6 +99,17 @@ def _run_job(job: _Job):
             keys = {k: rows[-1][k] for k in ("init", "rule", "threshold", "T", "seed")}
             steps.append(record.assign(**keys)[[*keys, *record.columns]])
     return rows, steps
+
+
+def rule_spec(rule: str, threshold: float) -> str:
+    """The spec of a run's ``rule`` and ``threshold`` columns (NaN: a rule without one).
+
+    Examples
+    --------
+    >>> rule_spec("global", 1.0), rule_spec("none", float("nan"))
+    ('global:1', 'none')
+    """
+    return rule if threshold != threshold else f"{rule}:{threshold:g}"
 
 
 def rule_specs(rules, thresholds=None) -> list[str]:

@@ -86,6 +86,15 @@ def _flatten(params) -> np.ndarray:
     return np.concatenate([v.reshape(-1) for v in params.values()])
 
 
+def record_row(step, loss, info, update_norm, stopped, radius, sigma) -> tuple:
+    """One row of a run's frame (:data:`COLUMNS`) from a step's loss, ClipInfo and update."""
+    return (
+        step, loss, info.norm, info.norm_after, update_norm, info.cosine, info.fraction_clipped,
+        info.clipped, info.nonfinite or not np.isfinite(loss), bool(info.skip or stopped),
+        radius, sigma,
+    )  # fmt: skip
+
+
 def _spectral(cell) -> tuple[float, float]:
     """The largest spectral radius and σ_max over the cell's recurrent blocks (one for Elman)."""
     blocks = cell.recurrent_blocks.values()
@@ -216,11 +225,8 @@ def fit(
         if record or status != "completed":
             if spectral and not record:  # stopped: the model is still the one of this step
                 radius, sigma = _spectral(model.cell)
-            rows.append((
-                step, loss, info.norm, info.norm_after, update_norm, info.cosine,
-                info.fraction_clipped, info.clipped, info.nonfinite or not np.isfinite(loss),
-                info.skip or status != "completed", radius, sigma,
-            ))  # fmt: skip
+            rows.append(record_row(step, loss, info, update_norm, status != "completed",
+                                   radius, sigma))  # fmt: skip
         if status != "completed":
             break
     final_step = step + 1 if status == "completed" else step

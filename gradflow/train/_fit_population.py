@@ -12,7 +12,7 @@ from .. import clip as _clip
 from .. import optim as _optim
 from .._rng import as_generator, spawn_seeds
 from .._validation import as_int
-from ._fit import COLUMNS, _spectral
+from ._fit import COLUMNS, _spectral, record_row
 from ._population import Population
 from ._task import make_task
 
@@ -207,11 +207,8 @@ def fit_population(
                     if info.skip
                     else _clip.global_norm({k: u[p] for k, u in steps_taken.items()})
                 )
-                rows.append((
-                    p, step, losses[p], info.norm, info.norm_after, norm, info.cosine,
-                    info.fraction_clipped, info.clipped,
-                    info.nonfinite or not np.isfinite(losses[p]), skipped, radius, sigma,
-                ))  # fmt: skip
+                rows.append((p, *record_row(step, losses[p], info, norm, stopped[p], radius,
+                                            sigma)))  # fmt: skip
         active &= ~stopped
         if not active.any():
             break

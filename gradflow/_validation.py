@@ -26,7 +26,10 @@ __all__ = [
     "as_floats",
     "as_int",
     "as_matrix",
+    "renamed",
 ]
+
+_MISSING = object()
 
 
 def _describe(value) -> str:
@@ -193,3 +196,25 @@ def as_floats(
     if distinct and len(set(out)) < len(out):
         raise ValueError(f"{name}: expected distinct values, got {out}")
     return out
+
+
+def renamed(value, alias, name: str, old: str, *, default=_MISSING):
+    """The value of argument ``name``, given by its name or by its older alias ``old``.
+
+    One vocabulary across the API (DESIGN.md): a renamed argument keeps its older name as an
+    alias. Both default to None in the signature; this returns the one that was given, raises
+    a one-line ``TypeError`` when both are, and returns ``default`` (or raises, if the argument
+    is required and has no default) when neither is.
+
+    >>> renamed(None, 8, "hidden_size", "hidden")
+    8
+    """
+    if alias is not None:
+        if value is not None:
+            raise TypeError(f"{name}: given both {name}= and its older alias {old}=; give one")
+        return alias
+    if value is not None:
+        return value
+    if default is _MISSING:
+        raise TypeError(f"{name}: missing required argument {name}= (older alias {old}=)")
+    return default

@@ -32,7 +32,7 @@ import pandas as pd
 
 from . import clip as _clip
 from . import tasks as _tasks
-from ._validation import as_array, as_float, as_int
+from ._validation import as_array, as_float, as_int, renamed
 
 __all__ = ["DEFAULT_START", "Surface", "surface", "trajectories"]
 
@@ -144,10 +144,11 @@ def trajectories(
     *,
     start=None,
     lr=0.1,
-    n_steps=30,
+    updates=None,
     steps=50,
     x0=0.5,
     target=0.7,
+    n_steps=None,
 ) -> pd.DataFrame:
     """Gradient descent on the single unit from one start under each clipping rule.
 
@@ -162,28 +163,28 @@ def trajectories(
         ``(w0, b0)``; default :data:`DEFAULT_START`, on the face of the wall.
     lr : float, default 0.1
         Step size, > 0.
-    n_steps : int, default 30
-        Gradient-descent iterations.
+    updates : int, default 30
+        Gradient-descent updates (``n_steps`` is its older alias).
     steps, x0, target
         The single unit's settings (:func:`gradflow.tasks.single_unit`).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (rule, step), step = 0..n_steps: ``rule`` (the spec or the clipper's
-        repr), ``step``, ``w``, ``b``, ``loss``, ``grad_norm`` (raw, at that point) and
-        ``step_norm`` (length of the step taken from that point; NaN at the last).
+        One row per (rule, update), update = 0..updates: ``rule`` (the spec or the clipper's
+        repr), ``update``, ``w``, ``b``, ``loss``, ``grad_norm`` (raw, at that point) and
+        ``update_norm`` (length of the update made from that point; NaN at the last).
 
     Notes
     -----
     :math:`\\theta_{k+1} = \\theta_k - \\eta\\, \\mathrm{clip}(\\nabla L(\\theta_k))`. With
-    global-norm clipping at c, every step from a point with :math:`\\lVert\\nabla L\\rVert > c`
+    global-norm clipping at c, every update from a point with :math:`\\lVert\\nabla L\\rVert > c`
     has length exactly :math:`\\eta c`.
 
     Examples
     --------
-    >>> frame = trajectories(n_steps=1)
-    >>> first = frame[frame.step == 0].set_index("rule")["step_norm"]
+    >>> frame = trajectories(updates=1)
+    >>> first = frame[frame["update"] == 0].set_index("rule")["update_norm"]
     >>> float(round(first["none"], 1)), float(round(first["global:1"], 12))
     (31.4, 0.1)
     """
@@ -199,7 +200,8 @@ def trajectories(
     if start.shape != (2,):
         raise ValueError(f"start: expected (w0, b0), got shape {start.shape}")
     lr = as_float(lr, "lr", positive=True)
-    n_steps = as_int(n_steps, "n_steps", minimum=0)
+    n_steps = as_int(renamed(updates, n_steps, "updates", "n_steps", default=30), "updates",
+                     minimum=0)  # fmt: skip
     kwargs = {"steps": steps, "x0": x0, "target": target}
     frames = []
     for label, clipper in clippers:
@@ -216,5 +218,5 @@ def trajectories(
                 w, b = w_new, b_new
             rows.append(row)
         frames.append(rows)
-    columns = ["rule", "step", "w", "b", "loss", "grad_norm", "step_norm"]
+    columns = ["rule", "update", "w", "b", "loss", "grad_norm", "update_norm"]
     return pd.DataFrame([row for rows in frames for row in rows], columns=columns)

@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._validation import as_choice, as_float
+from ._validation import as_choice, as_float, renamed
 
 __all__ = [
     "OPTIMIZERS",
@@ -228,15 +228,16 @@ def momentum(lr, beta=0.9, *, nesterov=False) -> Optimizer:
     return Optimizer("momentum", lr, beta1=beta, nesterov=bool(nesterov))
 
 
-def adam(lr, b1=0.9, b2=0.999, eps=1e-8) -> Optimizer:
+def adam(lr, beta1=None, beta2=None, eps=1e-8, *, b1=None, b2=None) -> Optimizer:
     r"""Adam (Kingma & Ba 2015), with PyTorch's placement of ``eps``.
 
     Parameters
     ----------
     lr : float
         Step size :math:`\alpha`, > 0.
-    b1, b2 : float, default 0.9, 0.999
-        Decay rates of the first and second moment estimates, in [0, 1).
+    beta1, beta2 : float, default 0.9, 0.999
+        Decay rates of the first and second moment estimates, in [0, 1) (the
+        :class:`Optimizer` fields of the same names; ``b1`` and ``b2`` are their older aliases).
     eps : float, default 1e-8
         Added to the bias-corrected root second moment.
 
@@ -262,7 +263,9 @@ def adam(lr, b1=0.9, b2=0.999, eps=1e-8) -> Optimizer:
     >>> updates["w"].round(6)
     array([-0.01,  0.01])
     """
-    return Optimizer("adam", lr, beta1=b1, beta2=b2, eps=eps)
+    beta1 = renamed(beta1, b1, "beta1", "b1", default=0.9)
+    beta2 = renamed(beta2, b2, "beta2", "b2", default=0.999)
+    return Optimizer("adam", lr, beta1=beta1, beta2=beta2, eps=eps)
 
 
 def get(optimizer, lr=None) -> Optimizer:

@@ -99,7 +99,7 @@ def test_csv_agrees_with_compare_clipping_for_one_init_and_T(tmp_path, capsys):
     frame = pd.read_csv(out)
     old = compare_clipping("adding", ["none", "value:1", "global:0.5"], seeds=2,
                            optimizer="sgd", lr=0.1, gain=1.5, **TINY_KW)  # fmt: skip
-    # compare_clipping smooths steps_to_target and train_loss over 10 updates, compare over
+    # compare_clipping smooths updates_to_solve and train_loss over 10 updates, compare over
     # 20; everything else of a run is the same.
     same = ["rule", "threshold", "seed", "final_loss", "diverged", "clipped_fraction",
             "n_skipped", "status"]  # fmt: skip
@@ -170,7 +170,7 @@ BAD = [
     (["--updates", "x"], "argument --updates/--steps: expected an integer >= 1, got 'x'"),
     (["--steps", "0"], "argument --updates/--steps: expected an integer >= 1, got 0"),
     (["--workers", "0"], "argument --workers: expected an integer >= 1, got 0"),
-    (["--hidden", "0"], "argument --hidden: expected an integer >= 1, got 0"),
+    (["--hidden-size", "0"], "argument --hidden-size/--hidden: expected an integer >= 1, got 0"),
     (["--plot", "c.jpg"], "plot: expected a file name ending in .png, .svg or .pdf"),
     (["--T", "0"], "argument --T: expected comma-separated integers >= 1, got '0'"),
     (["--T", "20,abc"], "argument --T: expected comma-separated integers >= 1, got 'abc'"),

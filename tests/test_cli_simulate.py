@@ -35,7 +35,8 @@ def test_csv_reads_back_into_the_simulated_frame(tmp_path, extra, kwargs):
     assert status == 0
     read = pd.read_csv(out)
     expected = gradient_growth(
-        ["orthogonal", "gaussian"], [0.8, 1.5], n=6, steps=12, seeds=3, rng=7, progress=False,
+        ["orthogonal", "gaussian"], [0.8, 1.5], hidden_size=6, steps=12, seeds=3, rng=7,
+        progress=False,
         **kwargs,
     )  # fmt: skip
     pd.testing.assert_frame_equal(read, expected, check_exact=False, rtol=1e-13, atol=1e-13)
@@ -103,7 +104,7 @@ def test_activation_choices_match_the_cells():
         (["--gains", "0.8,0"], "gains: "),
         (["--gains", "-1"], "gains: "),
         (["--gains", "1,x"], "gains: expected comma-separated float values"),
-        (["--n", "0"], "argument --n: expected an integer >= 1, got 0"),
+        (["--hidden-size", "0"], "argument --hidden-size/--n: expected an integer >= 1, got 0"),
         (["--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
         (["--seeds", "0"], "argument --seeds: expected an integer >= 1, got 0"),
         (["--seeds", "two"], "argument --seeds: expected an integer >= 1, got 'two'"),
@@ -129,7 +130,8 @@ def test_out_is_required(capsys):
 def test_cell_option_runs_an_lstm_sweep(tmp_path):
     status, out = _run(tmp_path, "--cell", "lstm", "--forget-bias", "1")
     assert status == 0
-    direct = gradient_growth(["orthogonal", "gaussian"], [0.8, 1.5], n=6, steps=12, seeds=3,
+    direct = gradient_growth(["orthogonal", "gaussian"], [0.8, 1.5], hidden_size=6, steps=12,
+                             seeds=3,
                              cell="lstm", forget_bias=1.0, rng=7, progress=False)  # fmt: skip
     frame = pd.read_csv(out)
     assert (frame["cell"] == "lstm").all()

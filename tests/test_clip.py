@@ -79,7 +79,7 @@ def test_below_threshold_is_bitwise_unchanged_and_a_copy(rule):
     for key in grads:
         assert out[key].tobytes() == grads[key].tobytes()
         assert not np.may_share_memory(out[key], grads[key])
-    assert (info.clipped, info.scale, info.cosine, info.fraction_clipped) == (False, 1.0, 1.0, 0.0)
+    assert (info.clipped, info.scale, info.cosine, info.entries_clipped) == (False, 1.0, 1.0, 0.0)
     assert info.norm == info.norm_after == pytest.approx(np.linalg.norm(_flat(grads)), rel=1e-13)
 
 
@@ -99,7 +99,7 @@ def test_value_clipping_bounds_every_entry_as_np_clip():
         assert np.all(np.abs(out[key]) <= 0.3)
         np.testing.assert_array_equal(out[key], np.clip(grads[key], -0.3, 0.3))
     raw, new = _flat(grads), _flat(out)
-    assert info.fraction_clipped == np.mean(np.abs(raw) > 0.3)
+    assert info.entries_clipped == np.mean(np.abs(raw) > 0.3)
     expected_cosine = raw @ new / (np.linalg.norm(raw) * np.linalg.norm(new))
     assert info.cosine == pytest.approx(expected_cosine, rel=1e-13, abs=0)
     assert info.scale == pytest.approx(np.linalg.norm(new) / np.linalg.norm(raw), rel=1e-13)
@@ -109,7 +109,7 @@ def test_value_clipping_turns_the_gradient_norm_clipping_does_not():
     out, info = clip.by_value(1.0)({"g": [3.0, 4.0]})
     assert out["g"].tolist() == [1.0, 1.0]
     assert info.cosine == pytest.approx(7 / math.sqrt(50), rel=1e-14, abs=0)  # 0.98995
-    assert (info.norm, info.norm_after, info.fraction_clipped) == (5.0, math.sqrt(2), 1.0)
+    assert (info.norm, info.norm_after, info.entries_clipped) == (5.0, math.sqrt(2), 1.0)
     for rule in (clip.by_norm(1.0), clip.by_global_norm(1.0)):
         out, info = rule({"g": [3.0, 4.0]})
         np.testing.assert_allclose(out["g"], [0.6, 0.8], rtol=1e-15)
@@ -128,7 +128,7 @@ def test_global_norm_keeps_direction_on_random_gradients():
     assert raw @ new / (np.linalg.norm(raw) * np.linalg.norm(new)) == pytest.approx(1, abs=1e-14)
     np.testing.assert_allclose(new, raw * 0.1 / np.linalg.norm(raw), rtol=1e-14)
     assert info.scale == pytest.approx(0.1 / np.linalg.norm(raw), rel=1e-14, abs=0)
-    assert info.fraction_clipped == 1.0 and info.cosine == 1.0
+    assert info.entries_clipped == 1.0 and info.cosine == 1.0
 
 
 def test_by_norm_clips_each_tensor_on_its_own():
@@ -136,7 +136,7 @@ def test_by_norm_clips_each_tensor_on_its_own():
     out, info = clip.by_norm(1.0)(grads)
     np.testing.assert_allclose(out["big"], grads["big"] / 5.0, rtol=1e-15)
     assert out["small"].tobytes() == grads["small"].tobytes()
-    assert info.fraction_clipped == 2 / 6  # the zeros of "big" do not change
+    assert info.entries_clipped == 2 / 6  # the zeros of "big" do not change
     raw, new = _flat(grads), _flat(out)
     assert info.norm_after == pytest.approx(np.linalg.norm(new), rel=1e-14, abs=0)
     assert info.cosine == pytest.approx(raw @ new / (np.linalg.norm(raw) * np.linalg.norm(new)))
@@ -171,7 +171,7 @@ def test_a_global_norm_exactly_at_the_threshold(rule, fraction):
     _unchanged_copy(out, grads)
     assert info.norm == info.norm_after == 5.0
     assert (info.clipped, info.scale, info.cosine) == (fraction > 0, 1.0, 1.0)
-    assert info.fraction_clipped == fraction
+    assert info.entries_clipped == fraction
 
 
 @pytest.mark.parametrize("factory", [clip.by_norm, clip.by_global_norm])
@@ -180,15 +180,15 @@ def test_a_tensor_norm_exactly_at_the_threshold_is_clipped_with_scale_one(factor
     out, info = factory(5.0)(grads)
     _unchanged_copy(out, grads)
     assert (info.clipped, info.scale, info.cosine) == (True, 1.0, 1.0)
-    assert info.fraction_clipped == 2 / 5  # the non-zero entries of the clipped tensor
+    assert info.entries_clipped == 2 / 5  # the non-zero entries of the clipped tensor
     # one ulp either side: not clipped above the norm; scaled by c/5 < 1 below it
     above, info = factory(np.nextafter(5.0, np.inf))(grads)
     _unchanged_copy(above, grads)
-    assert (info.clipped, info.scale, info.fraction_clipped) == (False, 1.0, 0.0)
+    assert (info.clipped, info.scale, info.entries_clipped) == (False, 1.0, 0.0)
     below = np.nextafter(5.0, 0.0)
     out, info = factory(below)(grads)
     np.testing.assert_allclose(out["w"], grads["w"] * (below / 5.0), rtol=1e-15, atol=0)
-    assert info.clipped and info.fraction_clipped == 2 / 5
+    assert info.clipped and info.entries_clipped == 2 / 5
     assert info.scale == pytest.approx(below / 5.0, rel=1e-15, abs=0) and info.scale < 1.0
 
 
@@ -197,14 +197,14 @@ def test_entries_exactly_at_the_value_bound_count_as_clipped():
     out, info = clip.by_value(1.0)(grads)
     _unchanged_copy(out, grads)
     assert (info.clipped, info.scale, info.cosine) == (True, 1.0, 1.0)
-    assert info.fraction_clipped == np.mean(np.abs(grads["g"]) >= 1.0) == 2 / 4
+    assert info.entries_clipped == np.mean(np.abs(grads["g"]) >= 1.0) == 2 / 4
     grads = {"g": np.array([2.0, -1.0, 0.5]), "h": np.array([-1.0])}
     out, info = clip.by_value(1.0)(grads)
     np.testing.assert_array_equal(out["g"], [1.0, -1.0, 0.5])
     assert out["h"].tolist() == [-1.0]
-    assert info.clipped and info.fraction_clipped == 3 / 4  # 2, -1 and -1 reach the bound
+    assert info.clipped and info.entries_clipped == 3 / 4  # 2, -1 and -1 reach the bound
     _, info = clip.by_value(np.nextafter(1.0, np.inf))({"g": [1.0, -1.0, 0.5]})
-    assert (info.clipped, info.fraction_clipped) == (False, 0.0)
+    assert (info.clipped, info.entries_clipped) == (False, 0.0)
 
 
 def test_a_unit_exactly_at_its_adaptive_bound_is_clipped_with_scale_one():
@@ -214,9 +214,9 @@ def test_a_unit_exactly_at_its_adaptive_bound_is_clipped_with_scale_one():
     out, info = clip.adaptive(0.5)(grads, params=params)
     _unchanged_copy(out, grads)
     assert (info.clipped, info.scale, info.cosine) == (True, 1.0, 1.0)
-    assert info.fraction_clipped == 2 / 4  # row 0's two entries
+    assert info.entries_clipped == 2 / 4  # row 0's two entries
     _, info = clip.adaptive(np.nextafter(0.5, np.inf))(grads, params=params)
-    assert (info.clipped, info.fraction_clipped) == (False, 0.0)
+    assert (info.clipped, info.entries_clipped) == (False, 0.0)
 
 
 # ---------------------------------------------------------------- adaptive clipping
@@ -302,7 +302,7 @@ def test_global_norm_matches_numpy_on_random_gradients():
 
 def test_empty_and_scalar_gradients():
     out, info = clip.by_global_norm(1.0)({})
-    assert out == {} and info.norm == 0.0 and info.fraction_clipped == 0.0
+    assert out == {} and info.norm == 0.0 and info.entries_clipped == 0.0
     out, info = clip.by_global_norm(1.0)({"s": np.float64(-4.0), "e": np.zeros((0, 3))})
     assert out["s"].shape == () and float(out["s"]) == -1.0 and out["e"].shape == (0, 3)
 
@@ -349,7 +349,7 @@ def test_zero_replaces_nonfinite_entries_then_clips(rule):
         np.testing.assert_array_equal(out[key], expected[key])
     assert info.nonfinite and not info.skip and math.isnan(info.norm)
     assert info.norm_after == expected_info.norm_after
-    assert info.fraction_clipped >= 2 / _flat(grads).size
+    assert info.entries_clipped >= 2 / _flat(grads).size
 
 
 # ---------------------------------------------------------------- PyTorch agreement
@@ -508,7 +508,7 @@ def test_float32_gradients_give_float32_arrays_and_float64_norms(rule):
     assert type(info.norm) is float
     assert info.norm == pytest.approx(wide_info.norm, rel=1e-15, abs=0)  # exact accumulation
     assert info.norm_after == pytest.approx(wide_info.norm_after, rel=1e-6)
-    assert info.clipped == wide_info.clipped and info.fraction_clipped == wide_info.fraction_clipped
+    assert info.clipped == wide_info.clipped and info.entries_clipped == wide_info.entries_clipped
     assert info.cosine == pytest.approx(wide_info.cosine, rel=1e-6)
     assert clip.global_norm(out) == pytest.approx(info.norm_after, rel=1e-15)
 

@@ -12,7 +12,7 @@ from gradflow import figures
 from gradflow.figures import _catalogue
 
 COLUMNS = {
-    "eigenvalues": ["init", "gain", "n", "real", "imag", "disk_radius", "sigma_max"],
+    "eigenvalues": ["init", "gain", "hidden_size", "real", "imag", "disk_radius", "sigma_max"],
     "growth": [
         "activation",
         "init",

@@ -11,7 +11,7 @@ from gradflow import figures, landscape, tasks
 from gradflow.figures import clipping
 from gradflow.plot.landscape import GIDS
 
-COLUMNS = ["layer", "panel", "rule", "step", "w", "b", "loss", "grad_norm"]
+COLUMNS = ["layer", "panel", "rule", "update", "w", "b", "loss", "grad_norm"]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_cliff_data_and_drawing(drawn):
     params = figures.get("cliff").parameters(quick=True)
     paths = data[data["layer"] == "path"]
     expected = landscape.trajectories(params["rules"], lr=params["lr"],
-                                      n_steps=params["n_steps"], steps=params["steps"])  # fmt: skip
+                                      updates=params["updates"], steps=params["steps"])  # fmt: skip
     np.testing.assert_allclose(paths[["w", "b", "loss"]], expected[["w", "b", "loss"]])
     overview, zoom = fig.axes[0], fig.axes[1]
     # the overview surface is the frame's overview grid, rows along b

@@ -12,11 +12,11 @@ from gradflow.plot.clipping import GIDS
 NAMES = ("clipping_adding", "clipping_thresholds", "update_paths")
 COLUMNS = {
     "clipping_adding": [
-        "rule", "step", "loss", "grad_norm", "update_norm", "cosine", "spectral_radius"
+        "rule", "update", "loss", "grad_norm", "update_norm", "cosine", "spectral_radius"
     ],
     "clipping_thresholds": ["rule", "threshold", "seed", "final_loss", "diverged"],
     "update_paths": [
-        "basis", "rule", "step", "pc1", "pc2", "explained_pc1", "explained_pc2"
+        "basis", "rule", "update", "pc1", "pc2", "explained_pc1", "explained_pc2"
     ],
 }  # fmt: skip
 
@@ -74,11 +74,11 @@ def test_clipping_adding_matches_direct_training(drawn):
     task = train.make_task("adding", p["T"])
     init_seed, data_seed = np.random.SeedSequence(p["rng"]).spawn(2)
     model = train.init_model(
-        task, p["hidden"], init=p["init"], gain=p["gain"], activation=p["activation"],
+        task, p["hidden_size"], init=p["init"], gain=p["gain"], activation=p["activation"],
         rng=np.random.default_rng(init_seed),
     )  # fmt: skip
     history = train.fit(task, model, clip="global:1", optimizer=p["optimizer"], lr=p["lr"],
-                        steps=p["steps"], batch=p["batch"],
+                        updates=p["updates"], batch=p["batch"],
                         rng=np.random.default_rng(data_seed), progress=False)  # fmt: skip
     part = data[data["rule"] == "global:1"].reset_index(drop=True)
     expected = history.frame[COLUMNS["clipping_adding"][1:]]
@@ -109,9 +109,9 @@ def test_clipping_adding_caption_numbers_come_from_the_data(drawn):
     _, data = drawn["clipping_adding"]
     text = figures.get("clipping_adding").describe(quick=True, data=data)
     assert "{" not in text and "…" not in text
-    steps = data["step"].max() + 1
+    steps = data["update"].max() + 1
     tail = max(1, steps // 10)
-    last = data[data["step"] >= steps - tail]
+    last = data[data["update"] >= steps - tail]
     none = data[data["rule"] == "none"]
     peak = none.loc[np.isfinite(none["grad_norm"]), "grad_norm"].max()
     assert f"reaches norm {peak:.3g}" in text
@@ -131,7 +131,7 @@ def test_clipping_adding_caption_numbers_come_from_the_data(drawn):
     blown.loc[first:, "loss"] = np.where(blown.loc[first:, "rule"] == "none", np.inf,
                                          blown.loc[first:, "loss"])  # fmt: skip
     text = figures.get("clipping_adding").describe(quick=True, data=blown)
-    assert f"overflows at step {int(blown.loc[first, 'step'])}" in text
+    assert f"overflows at update {int(blown.loc[first, 'update'])}" in text
 
 
 # -- thresholds -------------------------------------------------------------------------------
@@ -140,8 +140,8 @@ def test_clipping_thresholds_matches_compare_clipping(drawn):
     p = figures.get("clipping_thresholds").parameters(quick=True)
     direct = train.compare_clipping(
         "adding", ["none", *p["rules"]], list(p["thresholds"]), p["seeds"], T=p["T"],
-        hidden=p["hidden"], init=p["init"], gain=p["gain"], activation=p["activation"],
-        optimizer=p["optimizer"], lr=p["lr"], steps=p["steps"], batch=p["batch"], rng=p["rng"],
+        hidden_size=p["hidden_size"], init=p["init"], gain=p["gain"], activation=p["activation"],
+        optimizer=p["optimizer"], lr=p["lr"], updates=p["updates"], batch=p["batch"], rng=p["rng"],
     )  # fmt: skip
     pd.testing.assert_frame_equal(data, direct[COLUMNS["clipping_thresholds"]])
     ax = fig.axes[0]
@@ -162,7 +162,7 @@ def test_update_paths_bases(drawn):
     assert list(dict.fromkeys(data["basis"])) == ["all runs", "clipped runs"]
     assert set(data[data.basis == "clipped runs"]["rule"]) == set(rules) - {"none"}
     for _basis, part in data.groupby("basis"):
-        starts = part[part["step"] == 0][["pc1", "pc2"]].to_numpy()
+        starts = part[part["update"] == 0][["pc1", "pc2"]].to_numpy()
         np.testing.assert_allclose(starts - starts[0], 0.0, atol=1e-9)  # one common start
         explained = part[["explained_pc1", "explained_pc2"]].drop_duplicates().to_numpy()
         assert explained.shape == (1, 2) and explained.sum() <= 1 + 1e-12

@@ -27,7 +27,9 @@ def test_the_spectra_are_those_of_the_trained_weights(drawn):
     before = data[(data["run"] == "before") & (data["block"] == "W_hh")]
     values = before.set_index("quantity")["value"]
     # the start: a Gaussian draw at the figure's gain, entries N(0, g²/N)
-    assert values["entry_std"] * np.sqrt(params["hidden"]) == pytest.approx(params["gain"], rel=0.3)
+    assert values["entry_std"] * np.sqrt(params["hidden_size"]) == pytest.approx(
+        params["gain"], rel=0.3
+    )
     assert values["sigma_max"] >= values["spectral_radius"] >= values["sigma_min"]
 
 

@@ -57,7 +57,7 @@ def test_gated_growth_data_and_caption(drawn):
 def test_gated_lyapunov_data_and_caption(drawn):
     _, data = drawn["gated_lyapunov"]
     params = figures.get("gated_lyapunov").parameters(quick=True)
-    n = params["n"]
+    n = params["hidden_size"]
     sizes = data.groupby(["cell", "analysis"])["state_size"].first().to_dict()
     assert sizes == {("lstm", "full"): 2 * n, ("lstm", "h_only"): n, ("gru", "full"): n}
     counts = data.groupby(["cell", "analysis", "gain", "network"]).size()

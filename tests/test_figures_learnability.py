@@ -27,7 +27,8 @@ def direct():
         frames.append(train.compare(
             "adding", inits=inits, rules=["none", f"value:{p['value_c']!r}",
                                           f"global:{p['global_c']!r}"],
-            T=list(p["adding_T"]), seeds=p["seeds"], hidden=p["hidden"], updates=p["updates"],
+            T=list(p["adding_T"]), seeds=p["seeds"], hidden_size=p["hidden_size"],
+            updates=p["updates"],
             batch=p["batch"], lr=p["lr"], activation=activation, rng=p["rng"],
         ))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
@@ -105,7 +106,8 @@ def test_task_sentence_states_what_the_data_show():
 def test_long_sequence_curves_pick_the_longest_learnt_T_and_summarise_the_steps(drawn):
     _, data = drawn["long_sequence_curves"]
     p = figures.get("long_sequence_curves").parameters(quick=True)
-    settings = (p["hidden"], p["updates"], p["batch"], p["lr"], p["seeds"], float(p["value_c"]),
+    settings = (p["hidden_size"], p["updates"], p["batch"], p["lr"], p["seeds"],
+                float(p["value_c"]),
                 float(p["global_c"]), p["rng"], p["workers"])  # fmt: skip
     runs, steps = module._grid("adding", tuple(p["adding_T"]), *settings)
     four = runs[
@@ -120,8 +122,8 @@ def test_long_sequence_curves_pick_the_longest_learnt_T_and_summarise_the_steps(
                 & (steps["rule"] == "none")]  # fmt: skip
     smooth = one.groupby("seed")["loss"].transform(
         lambda s: s.rolling(p["window"], min_periods=1).mean())  # fmt: skip
-    median = smooth.groupby(one["step"]).median()
-    curve = data[(data["init"] == "gaussian") & (data["rule"] == "none")].set_index("step")
+    median = smooth.groupby(one["update"]).median()
+    curve = data[(data["init"] == "gaussian") & (data["rule"] == "none")].set_index("update")
     np.testing.assert_allclose(curve["loss"], median.loc[curve.index], rtol=1e-12)
     assert (curve["loss_low"] <= curve["loss"]).all() and (
         curve["loss"] <= curve["loss_high"]

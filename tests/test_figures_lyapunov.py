@@ -13,7 +13,7 @@ from gradflow.plot.lyapunov import GIDS
 
 NAMES = ("lyapunov_spectra", "phase_diagram")
 COLUMNS = {
-    "lyapunov_spectra": ["curve", "gain", "n", "index", "exponent", "stderr"],
+    "lyapunov_spectra": ["curve", "gain", "hidden_size", "index", "exponent", "stderr"],
     "phase_diagram": ["curve", "activation", "gain", "seed", "exponent", "stderr"],
 }
 
@@ -40,7 +40,7 @@ def test_registered_in_order_with_quick_settings(drawn):
 def test_lyapunov_spectra_data(drawn):
     _, data = drawn["lyapunov_spectra"]
     params = figures.get("lyapunov_spectra").parameters(quick=True)
-    n, gains = params["n"], params["gains"]
+    n, gains = params["hidden_size"], params["gains"]
     assert sorted(data["gain"].unique()) == sorted(gains)
     sims = data[data["curve"] == fig_lyapunov.SIMULATED]
     refs = data[data["curve"] == fig_lyapunov.NEWMAN]
@@ -76,7 +76,7 @@ def test_lyapunov_spectra_draws_its_data(drawn):
     first = next(line for line in fig.axes[0].lines if line.get_gid() is None)
     part = data[(data["curve"] == fig_lyapunov.SIMULATED) & (data["gain"] == 0.5)]
     np.testing.assert_allclose(first.get_ydata(), part["exponent"])
-    np.testing.assert_allclose(first.get_xdata(), part["index"] / part["n"])
+    np.testing.assert_allclose(first.get_xdata(), part["index"] / part["hidden_size"])
     assert fig.axes[1].get_xlim() == (0.0, 0.25)
     assert fig.legends  # one legend below the panels
 
@@ -140,6 +140,6 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="gains: expected at least one gain"):
         fig_lyapunov.lyapunov_spectra.func(gains=())
     with pytest.raises(ValueError, match="k: expected an integer <= 8, got 9"):
-        fig_lyapunov.lyapunov_spectra.func(n=8, k=9)
+        fig_lyapunov.lyapunov_spectra.func(hidden_size=8, k=9)
     with pytest.raises(ValueError, match="activations: expected one of"):
         fig_lyapunov.phase_diagram.func(activations=("softsign",))

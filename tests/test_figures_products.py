@@ -38,7 +38,7 @@ def test_registered_after_the_lyapunov_figures_with_quick_settings(drawn):
 def test_product_spectra_data(drawn):
     _, data = drawn
     params = figures.get("product_spectra").parameters(quick=True)
-    n, seeds, depths = params["n"], params["seeds"], params["depths"]
+    n, seeds, depths = params["hidden_size"], params["seeds"], params["depths"]
     assert len(data) == 4 * len(depths) * seeds * n
     np.testing.assert_allclose(data["log10_sv"], data["log_sv"] / math.log(10))
     groups = dict(tuple(data.groupby(["activation", "init"])))

@@ -79,7 +79,7 @@ def test_every_caption_number_is_the_data(drawn, tmp_path):
     params = spec.parameters(quick=True)
     text = spec.describe(quick=True, data=data)
     assert NUMBER.findall(text) == independent_numbers(data)
-    assert f"n = {params['n']} units (T = {params['steps']} steps)" in text
+    assert f"N = {params['hidden_size']} units (T = {params['steps']} steps)" in text
     assert f"gain g = {params['gain']:g}" in text and f"period {params['period']} steps" in text
     # the README is rendered from the CSV for figures not redrawn: the same caption
     csv = tmp_path / "step_spectra.csv"
@@ -113,7 +113,7 @@ def test_block_radii_are_those_of_the_cells(drawn):
     _, data = drawn
     params = figures.get("step_spectra").parameters(quick=True)
     gen = fig_steps.spawn_generators(params["rng"], 3)[1]
-    cells = fig_steps._cells(params["n"], params["gain"], gen)
+    cells = fig_steps._cells(params["hidden_size"], params["gain"], gen)
     for name, cell in cells.items():
         refs = data[(data["layer"] == "reference") & (data["cell"] == name)]
         expected = [spectral.spectral_radius(W) for W in cell.recurrent_blocks.values()]

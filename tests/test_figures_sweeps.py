@@ -24,7 +24,7 @@ COLUMNS = {
         "activation", "init", "gain", "layer", "curve", "rate", "ci_low", "ci_high", "n_seeds",
         "lag_low", "lag_high",
     ],
-    "spectral_gap": ["init", "gain", "n", "seed", "spectral_radius", "sigma_max"],
+    "spectral_gap": ["init", "gain", "hidden_size", "seed", "spectral_radius", "sigma_max"],
 }  # fmt: skip
 LN10 = math.log(10.0)
 
@@ -98,7 +98,8 @@ def test_growth_plots_the_median_and_band(drawn):
 def test_growth_data_summarises_the_simulation_with_its_theory(drawn):
     _, data, params = drawn["growth"]
     sweep = simulate.gradient_growth(
-        list(init.available()), params["gains"], n=params["n"], steps=params["steps"],
+        list(init.available()), params["gains"], hidden_size=params["hidden_size"],
+        steps=params["steps"],
         seeds=params["seeds"], activation="linear", rng=params["rng"], progress=False,
     )  # fmt: skip
     linear = data[data["activation"] == "linear"].reset_index(drop=True)
@@ -135,7 +136,14 @@ def test_growth_data_summarises_the_simulation_with_its_theory(drawn):
 
 def test_growth_data_band_width_is_checked():
     frame = simulate.gradient_growth(
-        ["orthogonal"], [0.5], n=3, steps=2, seeds=2, activation="linear", rng=0, progress=False
+        ["orthogonal"],
+        [0.5],
+        hidden_size=3,
+        steps=2,
+        seeds=2,
+        activation="linear",
+        rng=0,
+        progress=False,
     )
     with pytest.raises(ValueError, match="band"):
         growth_data(frame, band=100)
@@ -143,7 +151,8 @@ def test_growth_data_band_width_is_checked():
 
 def test_growth_panels_for_one_activation_and_a_floor():
     frame = simulate.gradient_growth(
-        ["orthogonal", "uniform"], [0.5, 1.0], n=8, steps=30, seeds=2, activation="linear",
+        ["orthogonal", "uniform"], [0.5, 1.0], hidden_size=8, steps=30, seeds=2,
+        activation="linear",
         rng=0, progress=False,
     )  # fmt: skip
     fig = growth_panels(growth_data(frame), title="t", floor=1e-5)
@@ -237,7 +246,7 @@ def test_spectral_gap_rows_are_the_documented_draws(drawn):
     gen = generators[k]
     part = data[(data["init"] == "gaussian") & (data["gain"] == gains[1])]
     for seed in range(params["seeds"]):
-        W = init.gaussian(params["n"], gain=gains[1], rng=gen)
+        W = init.gaussian(params["hidden_size"], gain=gains[1], rng=gen)
         row = part[part["seed"] == seed].iloc[0]
         assert row["spectral_radius"] == pytest.approx(np.abs(np.linalg.eigvals(W)).max())
         assert row["sigma_max"] == pytest.approx(np.linalg.svd(W, compute_uv=False)[0])
@@ -268,7 +277,7 @@ def test_spectral_gap_figure_panels(drawn):
         ("growth", {"activations": ("cosine",)}, "activations"),
         ("growth_rates", {"gains": ()}, "gains: expected at least one gain"),
         ("growth_rates", {"gains": (1.0, -1.0)}, "gains"),
-        ("spectral_gap", {"n": 0}, "n"),
+        ("spectral_gap", {"hidden_size": 0}, "hidden_size"),
         ("spectral_gap", {"inits": ["nonesuch"]}, "inits"),
     ],
 )

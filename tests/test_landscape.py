@@ -45,25 +45,25 @@ def test_default_start_sits_on_the_face_of_the_wall():
 def test_unclipped_step_shoots_off_the_clipped_one_stays_near():
     lr, threshold = 0.1, 1.0
     frame = landscape.trajectories(
-        ["none", f"value:{threshold}", f"global:{threshold}"], lr=lr, n_steps=30
+        ["none", f"value:{threshold}", f"global:{threshold}"], lr=lr, updates=30
     )
-    assert list(frame.columns) == ["rule", "step", "w", "b", "loss", "grad_norm", "step_norm"]
+    assert list(frame.columns) == ["rule", "update", "w", "b", "loss", "grad_norm", "update_norm"]
     assert len(frame) == 3 * 31
-    first = frame[frame.step == 0].set_index("rule")
+    first = frame[frame["update"] == 0].set_index("rule")
     _, dw, db = tasks.single_unit(*landscape.DEFAULT_START)
     raw = np.hypot(dw, db)
-    assert first.loc["none", "step_norm"] == pytest.approx(lr * raw, rel=1e-12)
-    assert first.loc["global:1.0", "step_norm"] == pytest.approx(lr * threshold, rel=1e-12)
+    assert first.loc["none", "update_norm"] == pytest.approx(lr * raw, rel=1e-12)
+    assert first.loc["global:1.0", "update_norm"] == pytest.approx(lr * threshold, rel=1e-12)
     # value clipping bounds each component by the threshold: both are clipped here
-    assert first.loc["value:1.0", "step_norm"] == pytest.approx(lr * np.sqrt(2), rel=1e-12)
-    assert first.loc["none", "step_norm"] > 100 * first.loc["global:1.0", "step_norm"]
-    end = frame[frame.step == 30].set_index("rule")
+    assert first.loc["value:1.0", "update_norm"] == pytest.approx(lr * np.sqrt(2), rel=1e-12)
+    assert first.loc["none", "update_norm"] > 100 * first.loc["global:1.0", "update_norm"]
+    end = frame[frame["update"] == 30].set_index("rule")
     start = np.array(landscape.DEFAULT_START)
     far = np.hypot(*(end.loc["none", ["w", "b"]] - start))
     near = np.hypot(*(end.loc["global:1.0", ["w", "b"]] - start))
     assert far > 10 and near < 0.5
     assert end.loc["global:1.0", "loss"] < end.loc["none", "loss"]
-    assert np.isnan(frame[frame.step == 30]["step_norm"]).all()
+    assert np.isnan(frame[frame["update"] == 30]["update_norm"]).all()
 
 
 def test_trajectories_follow_gradient_descent_by_hand():
@@ -94,7 +94,8 @@ def test_trajectories_accept_clippers():
         ({"rules": ["none", "none"]}, ValueError, "rules"),
         ({"start": (1.0, 2.0, 3.0)}, ValueError, "start"),
         ({"start": (np.nan, 0.0)}, ValueError, "start"),
-        ({"n_steps": -1}, ValueError, "n_steps"),
+        ({"updates": -1}, ValueError, "updates"),
+        ({"n_steps": -1}, ValueError, "updates"),
         ({"steps": 0}, ValueError, "steps"),
     ],
 )

@@ -52,7 +52,7 @@ def dense_jacobians(cell, traj):
 def test_iid_gaussian_products_give_newmans_spectrum(n, steps):
     variance = 1.0 / n
     exact = gaussian_product_lyapunov(n, variance)
-    result = spectrum(gaussian_stream(n, steps, variance, seed=n))
+    result = spectrum(gaussian_stream(n, steps, variance, seed=n), rng=0)
     z = (result.exponents - exact) / result.stderr
     assert np.all(np.abs(z) < 4.5), z
     assert np.all(result.stderr < 0.02)
@@ -74,7 +74,7 @@ def test_standard_errors_are_calibrated_on_gaussian_products():
     exact = gaussian_product_lyapunov(n, variance)[:k]
     rng = np.random.default_rng(0)
     stream = (rng.normal(0.0, np.sqrt(variance), (networks, n, n)) for _ in range(steps))
-    result = spectrum(stream, k, local_steps=interval, reortho=interval)
+    result = spectrum(stream, k, local_steps=interval, reortho=interval, rng=0)
     n_batches = round(np.sqrt(steps))  # batch_means' default, here one interval per batch
     assert n_batches == steps // interval
     z = (result.exponents - exact) / result.stderr
@@ -91,9 +91,9 @@ def test_fixed_linear_map_gives_log_moduli_of_its_eigenvalues(reortho):
     W = rng.standard_normal((6, 6)) / np.sqrt(6)  # real and complex eigenvalues
     exact = np.sort(np.log(np.abs(np.linalg.eigvals(W))))[::-1]
     stream = np.broadcast_to(W, (4000, 6, 6))
-    result = spectrum(stream, burn_in=200, reortho=reortho)
+    result = spectrum(stream, burn_in=200, reortho=reortho, rng=0)
     np.testing.assert_allclose(result.exponents, exact, atol=3e-3)
-    top = spectrum(stream, k=3, burn_in=200, reortho=reortho)
+    top = spectrum(stream, k=3, burn_in=200, reortho=reortho, rng=0)
     np.testing.assert_allclose(top.exponents, exact[:3], atol=3e-3)
 
 
@@ -103,10 +103,10 @@ def test_burn_in_discards_the_transient_exactly():
     stream = np.broadcast_to(W, (300, 3, 3))
     exact = np.log([2.0, 1.0, 0.25])
     for reortho in ("adaptive", 1):
-        aligned = spectrum(stream, burn_in=80, reortho=reortho)
+        aligned = spectrum(stream, burn_in=80, reortho=reortho, rng=0)
         assert aligned.n_steps == 220 and aligned.burn_in == 80
         np.testing.assert_allclose(aligned.exponents, exact, atol=1e-12)
-        transient = spectrum(stream, reortho=reortho)
+        transient = spectrum(stream, reortho=reortho, rng=0)
         assert np.abs(transient.exponents - exact).max() > 1e-4
 
 
@@ -117,7 +117,7 @@ def test_adjoint_exponents_of_a_linear_map_are_the_same():
     cell = Elman(W, activation="linear")
     traj = cell.run(3000, rng.standard_normal(5))
     for adjoint in (False, True):
-        result = along(cell, traj, burn_in=200, adjoint=adjoint)
+        result = along(cell, traj, burn_in=200, adjoint=adjoint, rng=0)
         np.testing.assert_allclose(result.exponents, exact, atol=3e-3)
 
 
@@ -125,8 +125,8 @@ def test_adjoint_exponents_of_a_linear_map_are_the_same():
 @pytest.mark.parametrize("n", [64, 128])
 def test_adaptive_agrees_with_qr_every_step_on_a_chaotic_network(n):
     cell, traj = tanh_network(n, 2.0, 800, seed=n)
-    every_step = along(cell, traj, burn_in=50, reortho=1)
-    adaptive = along(cell, traj, burn_in=50)
+    every_step = along(cell, traj, burn_in=50, reortho=1, rng=0)
+    adaptive = along(cell, traj, burn_in=50, rng=0)
     assert every_step.exponents[0] > 3 * every_step.stderr[0]  # chaotic
     np.testing.assert_allclose(adaptive.exponents, every_step.exponents, atol=1e-3, rtol=0)
     assert np.abs(adaptive.exponents - every_step.exponents).max() < 1e-5  # in practice
@@ -138,9 +138,9 @@ def test_along_agrees_with_spectrum_of_the_dense_jacobians():
     cell, traj = tanh_network(32, 2.0, 400)  # chaotic: lambda_1 about 0.08
     jacobians = dense_jacobians(cell, traj)
     for kwargs in ({}, {"reortho": 3}, {"k": 5}, {"k": 1}):
-        via_cell = along(cell, traj, burn_in=20, **kwargs)
-        dense = spectrum(jacobians, burn_in=20, **kwargs)
-        streamed = spectrum(iter(list(jacobians)), burn_in=20, **kwargs)
+        via_cell = along(cell, traj, burn_in=20, **kwargs, rng=0)
+        dense = spectrum(jacobians, burn_in=20, **kwargs, rng=0)
+        streamed = spectrum(iter(list(jacobians)), burn_in=20, **kwargs, rng=0)
         # J(Y) through the cell rounds differently from dense J @ Y (1e-16 · max_growth noise)
         np.testing.assert_allclose(via_cell.exponents, dense.exponents, rtol=0, atol=1e-5)
         np.testing.assert_allclose(via_cell.stderr, dense.stderr, rtol=1e-4)
@@ -151,8 +151,8 @@ def test_adjoint_along_equals_spectrum_of_reversed_transposed_jacobians():
     cell, traj = tanh_network(16, 1.5, 300)
     backward = np.swapaxes(dense_jacobians(cell, traj), -1, -2)[::-1]
     np.testing.assert_allclose(
-        along(cell, traj, adjoint=True, burn_in=10).exponents,
-        spectrum(backward, burn_in=10).exponents,
+        along(cell, traj, adjoint=True, burn_in=10, rng=0).exponents,
+        spectrum(backward, burn_in=10, rng=0).exponents,
         atol=1e-10,
     )
 
@@ -160,13 +160,15 @@ def test_adjoint_along_equals_spectrum_of_reversed_transposed_jacobians():
 def test_batched_networks_agree_with_one_by_one():
     cell, traj = tanh_network(16, 2.0, 300, batch=3)
     for reortho, tol in (("adaptive", 1e-6), (1, 1e-10)):
-        batched = along(cell, traj, burn_in=20, reortho=reortho)
+        batched = along(cell, traj, burn_in=20, reortho=reortho, rng=0)
         assert batched.exponents.shape == batched.stderr.shape == (3, 16)
-        dense = spectrum(dense_jacobians(cell, traj), burn_in=20, reortho=reortho)
+        dense = spectrum(dense_jacobians(cell, traj), burn_in=20, reortho=reortho, rng=0)
         np.testing.assert_allclose(dense.exponents, batched.exponents, atol=tol)
         for b in range(3):
             single = Elman(cell.W_hh[b])
-            one = along(single, single.run(300, traj.states[0, b]), burn_in=20, reortho=reortho)
+            one = along(
+                single, single.run(300, traj.states[0, b]), burn_in=20, reortho=reortho, rng=0
+            )
             np.testing.assert_allclose(batched.exponents[b], one.exponents, rtol=0, atol=tol)
             np.testing.assert_allclose(batched.stderr[b], one.stderr, rtol=1e-3)
         assert batched.kaplan_yorke_dimension.shape == (3,)
@@ -174,8 +176,8 @@ def test_batched_networks_agree_with_one_by_one():
 
 def test_top_exponent_alone_equals_the_top_of_the_full_spectrum():
     cell, traj = tanh_network(32, 2.0, 500)
-    full = along(cell, traj, burn_in=50)
-    top = along(cell, traj, k=1, burn_in=50)
+    full = along(cell, traj, burn_in=50, rng=0)
+    top = along(cell, traj, k=1, burn_in=50, rng=0)
     assert top.exponents.shape == (1,)
     np.testing.assert_allclose(top.exponents[0], full.exponents[0], atol=1e-10)
     assert top.n_factorizations == 500  # renormalised every step, O(N) extra
@@ -183,7 +185,7 @@ def test_top_exponent_alone_equals_the_top_of_the_full_spectrum():
 
 def test_local_exponents_average_to_the_exponents():
     cell, traj = tanh_network(12, 1.5, 500)
-    result = along(cell, traj, burn_in=13, local=True, local_steps=40)
+    result = along(cell, traj, burn_in=13, local=True, local_steps=40, rng=0)
     assert result.local.shape == (13, 12) and result.local_steps.sum() == result.n_steps == 487
     assert result.local_steps[-1] == 487 - 12 * 40
     weighted = (result.local * result.local_steps[:, None]).sum(0) / result.n_steps
@@ -191,13 +193,13 @@ def test_local_exponents_average_to_the_exponents():
     mean, stderr = batch_means(result.local, result.local_steps)
     np.testing.assert_allclose(mean, result.exponents, atol=1e-12)
     np.testing.assert_allclose(stderr, result.stderr, rtol=1e-12)
-    assert along(cell, traj).local is None
+    assert along(cell, traj, rng=0).local is None
 
 
 def test_interval_totals_merge_into_bounded_memory():
     stream = np.random.default_rng(8).standard_normal((4500, 3, 3)) / np.sqrt(3)
-    kept = spectrum(stream, local_steps=2, local=True)  # 2250 intervals: all kept
-    merged = spectrum(stream, local_steps=2)  # more than 2048: merged pairwise
+    kept = spectrum(stream, local_steps=2, local=True, rng=0)  # 2250 intervals: all kept
+    merged = spectrum(stream, local_steps=2, rng=0)  # more than 2048: merged pairwise
     np.testing.assert_allclose(merged.exponents, kept.exponents, atol=1e-12)
     np.testing.assert_allclose(merged.stderr, kept.stderr, rtol=0.3)
     assert kept.local.shape == (2250, 3)
@@ -213,19 +215,19 @@ def test_initial_frame_comes_from_rng():
 def test_finite_time_windows_average_to_the_exponents():
     cell, traj = tanh_network(10, 2.0, 300)
     for adjoint in (False, True):
-        frame = finite_time(cell, traj, window=25, k=3, burn_in=50, adjoint=adjoint)
+        frame = finite_time(cell, traj, window=25, k=3, burn_in=50, adjoint=adjoint, rng=0)
         assert list(frame.columns) == ["window", "start", "stop", "index", "exponent"]
         assert len(frame) == 10 * 3 and set(frame["stop"] - frame["start"]) == {24}
         first = frame.iloc[0]
         assert (first.start, first.stop) == ((51, 75) if not adjoint else (226, 250))
         mean = frame.groupby("index")["exponent"].mean().to_numpy()
-        whole = along(cell, traj, k=3, burn_in=50, adjoint=adjoint).exponents
+        whole = along(cell, traj, k=3, burn_in=50, adjoint=adjoint, rng=0).exponents
         np.testing.assert_allclose(mean, whole, atol=1e-10)
 
 
 def test_finite_time_of_a_batch_has_a_network_column():
     cell, traj = tanh_network(8, 1.5, 60, batch=2)
-    frame = finite_time(cell, traj, window=20)
+    frame = finite_time(cell, traj, window=20, rng=0)
     assert list(frame.columns) == ["window", "start", "stop", "network", "index", "exponent"]
     assert len(frame) == 3 * 2
 
@@ -240,10 +242,12 @@ def test_products_that_vanish_give_minus_infinity_not_nan(reortho):
     mixed[30] = 0.0
     for stream in (zeros, np.broadcast_to(nilpotent, (50, 3, 3)), mixed):
         for k in (1, 2, 3):
-            result = spectrum(stream, k=k, reortho=reortho)
+            result = spectrum(stream, k=k, reortho=reortho, rng=0)
             assert np.all(result.exponents == -np.inf)
             assert np.all(result.stderr == 0.0)
-    partial = spectrum(np.broadcast_to(np.diag([2.0, 0.0]), (40, 2, 2)), reortho=reortho, burn_in=2)
+    partial = spectrum(
+        np.broadcast_to(np.diag([2.0, 0.0]), (40, 2, 2)), reortho=reortho, burn_in=2, rng=0
+    )
     np.testing.assert_allclose(partial.exponents, [np.log(2.0), -np.inf])
     assert not np.isnan(partial.stderr).any()
     assert partial.kaplan_yorke_dimension == 1.0
@@ -253,7 +257,7 @@ def test_products_that_vanish_give_minus_infinity_not_nan(reortho):
 def test_huge_and_tiny_jacobians_stay_finite(scale):
     stream = np.broadcast_to(scale * np.diag([1.0, 0.5, 0.25]), (40, 3, 3))
     for k in (1, 3):
-        result = spectrum(stream, k=k, burn_in=30)  # the frame aligns with the axes
+        result = spectrum(stream, k=k, burn_in=30, rng=0)  # the frame aligns with the axes
         exact = np.log(scale) + np.log([1.0, 0.5, 0.25])[:k]
         np.testing.assert_allclose(result.exponents, exact, rtol=1e-9)
 
@@ -270,11 +274,11 @@ def test_kaplan_yorke_dimension_and_its_edge_cases():
 
 
 def test_to_frame_is_tidy():
-    result = LyapunovSpectrum(np.array([0.1, -0.5]), np.array([0.01, 0.02]), n_steps=10)
+    result = LyapunovSpectrum(np.array([0.1, -0.5]), np.array([0.01, 0.02]), steps=10)
     frame = result.to_frame()
     assert list(frame.columns) == ["index", "exponent", "stderr"]
     assert frame["index"].tolist() == [1, 2]
-    batched = LyapunovSpectrum(np.zeros((3, 2)), np.ones((3, 2)), n_steps=10).to_frame()
+    batched = LyapunovSpectrum(np.zeros((3, 2)), np.ones((3, 2)), steps=10).to_frame()
     assert list(batched.columns) == ["network", "index", "exponent", "stderr"]
     assert len(batched) == 6 and isinstance(batched, pd.DataFrame)
 
@@ -316,28 +320,32 @@ def test_bad_jacobians_give_one_line_errors():
     nan = good.copy()
     nan[4, 1, 1] = np.nan
     cases = [
-        (ValueError, lambda: spectrum(np.ones((10, 3, 4))), "jacobians"),
-        (ValueError, lambda: spectrum([np.eye(3), np.eye(3), np.eye(4)]), "jacobians"),
-        (ValueError, lambda: spectrum([np.ones((2, 3))]), "jacobians"),
-        (ValueError, lambda: spectrum(np.eye(3)), "jacobians"),
-        (ValueError, lambda: spectrum(nan), "jacobians"),
-        (ValueError, lambda: spectrum(iter([np.eye(2), np.full((2, 2), np.inf)])), "jacobians"),
-        (ValueError, lambda: spectrum([]), "jacobians"),
-        (ValueError, lambda: spectrum(np.empty((0, 3, 3))), "jacobians"),
-        (ValueError, lambda: spectrum(iter([])), "jacobians"),
-        (TypeError, lambda: spectrum([np.eye(2) * 1j]), "jacobians"),
-        (TypeError, lambda: spectrum(None), "jacobians"),
-        (ValueError, lambda: spectrum(good, k=4), "k"),
-        (ValueError, lambda: spectrum(good, k=0), "k"),
-        (TypeError, lambda: spectrum(good, k=1.5), "k"),
-        (ValueError, lambda: spectrum(good, burn_in=10), "burn_in"),
-        (ValueError, lambda: spectrum(iter(list(good)), burn_in=10), "burn_in"),
-        (ValueError, lambda: spectrum(good, burn_in=-1), "burn_in"),
-        (ValueError, lambda: spectrum(good, reortho="every"), "reortho"),
-        (ValueError, lambda: spectrum(good, reortho=0), "reortho"),
-        (ValueError, lambda: spectrum(good, max_growth=1.0), "max_growth"),
-        (ValueError, lambda: spectrum(good, local_steps=0), "local_steps"),
-        (ValueError, lambda: spectrum(good, n_batches=1), "n_batches"),
+        (ValueError, lambda: spectrum(np.ones((10, 3, 4)), rng=0), "jacobians"),
+        (ValueError, lambda: spectrum([np.eye(3), np.eye(3), np.eye(4)], rng=0), "jacobians"),
+        (ValueError, lambda: spectrum([np.ones((2, 3))], rng=0), "jacobians"),
+        (ValueError, lambda: spectrum(np.eye(3), rng=0), "jacobians"),
+        (ValueError, lambda: spectrum(nan, rng=0), "jacobians"),
+        (
+            ValueError,
+            lambda: spectrum(iter([np.eye(2), np.full((2, 2), np.inf)]), rng=0),
+            "jacobians",
+        ),
+        (ValueError, lambda: spectrum([], rng=0), "jacobians"),
+        (ValueError, lambda: spectrum(np.empty((0, 3, 3)), rng=0), "jacobians"),
+        (ValueError, lambda: spectrum(iter([]), rng=0), "jacobians"),
+        (TypeError, lambda: spectrum([np.eye(2) * 1j], rng=0), "jacobians"),
+        (TypeError, lambda: spectrum(None, rng=0), "jacobians"),
+        (ValueError, lambda: spectrum(good, k=4, rng=0), "k"),
+        (ValueError, lambda: spectrum(good, k=0, rng=0), "k"),
+        (TypeError, lambda: spectrum(good, k=1.5, rng=0), "k"),
+        (ValueError, lambda: spectrum(good, burn_in=10, rng=0), "burn_in"),
+        (ValueError, lambda: spectrum(iter(list(good)), burn_in=10, rng=0), "burn_in"),
+        (ValueError, lambda: spectrum(good, burn_in=-1, rng=0), "burn_in"),
+        (ValueError, lambda: spectrum(good, reortho="every", rng=0), "reortho"),
+        (ValueError, lambda: spectrum(good, reortho=0, rng=0), "reortho"),
+        (ValueError, lambda: spectrum(good, max_growth=1.0, rng=0), "max_growth"),
+        (ValueError, lambda: spectrum(good, local_steps=0, rng=0), "local_steps"),
+        (ValueError, lambda: spectrum(good, n_batches=1, rng=0), "n_batches"),
         (ValueError, lambda: batch_means([1.0, 2.0, 3.0], n_batches=1), "n_batches"),
         (ValueError, lambda: batch_means([1.0, 2.0], steps=[1, 0]), "steps"),
     ]
@@ -349,14 +357,14 @@ def test_bad_cells_and_trajectories_give_one_line_errors():
     cell, traj = tanh_network(4, 1.0, 10)
     other = Elman(np.eye(5))
     cases = [
-        (TypeError, lambda: along("cell", traj), "cell"),
-        (TypeError, lambda: along(cell, traj.states), "traj"),
-        (ValueError, lambda: along(other, traj), "traj"),
-        (ValueError, lambda: along(cell, traj, k=5), "k"),
-        (ValueError, lambda: along(cell, traj, burn_in=10), "burn_in"),
-        (ValueError, lambda: finite_time(cell, traj, window=11), "window"),
-        (ValueError, lambda: finite_time(cell, traj, window=5, burn_in=6), "window"),
-        (TypeError, lambda: finite_time(None, traj, window=2), "cell"),
+        (TypeError, lambda: along("cell", traj, rng=0), "cell"),
+        (TypeError, lambda: along(cell, traj.states, rng=0), "traj"),
+        (ValueError, lambda: along(other, traj, rng=0), "traj"),
+        (ValueError, lambda: along(cell, traj, k=5, rng=0), "k"),
+        (ValueError, lambda: along(cell, traj, burn_in=10, rng=0), "burn_in"),
+        (ValueError, lambda: finite_time(cell, traj, window=11, rng=0), "window"),
+        (ValueError, lambda: finite_time(cell, traj, window=5, burn_in=6, rng=0), "window"),
+        (TypeError, lambda: finite_time(None, traj, window=2, rng=0), "cell"),
     ]
     for exc_type, fn, name in cases:
         _one_line_error(exc_type, fn, name)

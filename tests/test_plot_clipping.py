@@ -23,13 +23,13 @@ def curves():
         for seed in range(5):
             for step in range(6):
                 rows.append((rule, seed, step, scale * np.exp(rng.normal()) / (step + 1)))
-    return pd.DataFrame(rows, columns=["rule", "seed", "step", "loss"])
+    return pd.DataFrame(rows, columns=["rule", "seed", "update", "loss"])
 
 
 # -- parameter paths --------------------------------------------------------------------------
 def test_parameter_paths_labels_and_markers():
     frame = pd.DataFrame({
-        "label": ["a"] * 3 + ["b"] * 3, "step": [0, 5, 10] * 2,
+        "label": ["a"] * 3 + ["b"] * 3, "update": [0, 5, 10] * 2,
         "pc1": [0.0, 1.0, 2.0, 0.0, -1.0, -2.0], "pc2": [0.0, 0.5, 0.2, 0.0, 0.1, 0.3],
     })  # fmt: skip
     ax = parameter_paths(frame, ax=new_axes(), explained=(0.8, 0.15))
@@ -44,7 +44,7 @@ def test_parameter_paths_labels_and_markers():
 
 # -- training curves --------------------------------------------------------------------------
 def test_training_curves_raw_values_with_one_row_per_step():
-    frame = pd.DataFrame({"rule": ["none"] * 4 + ["global:1"] * 4, "step": list(range(4)) * 2,
+    frame = pd.DataFrame({"rule": ["none"] * 4 + ["global:1"] * 4, "update": list(range(4)) * 2,
                           "grad_norm": [1.0, 10.0, 100.0, 1e3, 1.0, 1.0, 1.0, 1.0]})  # fmt: skip
     ax = training_curves(frame, ax=new_axes(), y="grad_norm", log=True, labels={"none": "no clip"})
     lines = data_lines(ax)
@@ -54,7 +54,7 @@ def test_training_curves_raw_values_with_one_row_per_step():
     assert not [c for c in ax.collections if isinstance(c, PolyCollection)]  # no band
     assert ax.get_yscale() == "log"
     assert isinstance(ax.yaxis.get_major_formatter(), PlainLogFormatter)
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("step", "grad norm")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("update", "grad norm")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["no clip", "global:1"]
 
 
@@ -62,16 +62,16 @@ def test_training_curves_median_and_band_over_seeds(curves):
     ax = training_curves(curves, ax=new_axes(), legend=False)
     lines = data_lines(ax)
     for line, (_rule, part) in zip(lines, curves.groupby("rule", sort=False)):
-        np.testing.assert_allclose(line.get_ydata(), part.groupby("step")["loss"].median())
+        np.testing.assert_allclose(line.get_ydata(), part.groupby("update")["loss"].median())
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 2
-    low = curves[curves.rule == "none"].groupby("step")["loss"].quantile(0.1)
+    low = curves[curves.rule == "none"].groupby("update")["loss"].quantile(0.1)
     assert bands[0].get_paths()[0].vertices[:, 1].min() == pytest.approx(low.min())
     assert ax.get_legend() is None
 
 
 def test_training_curves_mark_the_first_non_finite_step_and_hide_non_positive():
-    frame = pd.DataFrame({"rule": ["none"] * 5, "step": range(5),
+    frame = pd.DataFrame({"rule": ["none"] * 5, "update": range(5),
                           "update_norm": [1.0, 0.0, 1e300, np.inf, np.nan]})  # fmt: skip
     ax = training_curves(frame, ax=new_axes(), y="update_norm", log=True, reference=0.5,
                          reference_label="half")  # fmt: skip

@@ -62,7 +62,7 @@ def test_too_many_styles_and_missing_columns_give_one_line_errors():
 def test_loss_bands_draw_the_median_and_the_band_edges():
     steps = np.arange(5)
     data = pd.concat([
-        pd.DataFrame({"combination": name, "step": steps, "loss": base * (steps + 1.0),
+        pd.DataFrame({"combination": name, "update": steps, "loss": base * (steps + 1.0),
                       "loss_low": base * (steps + 0.5), "loss_high": base * (steps + 2.0)})
         for name, base in (("a", 1.0), ("b", 2.0))
     ])  # fmt: skip

@@ -40,7 +40,7 @@ def spectra():
             pd.DataFrame(
                 {
                     "gain": gain,
-                    "n": n,
+                    "hidden_size": n,
                     "index": i,
                     "exponent": math.log(gain) + 0.5 * np.log1p(-(i - 0.5) / n),
                     "stderr": 0.01,
@@ -57,7 +57,7 @@ def test_lyapunov_spectrum_lines_bands_and_normalised_index(spectra):
     solid = _solid(ax)
     assert len(solid) == 2
     for line, (gain, part) in zip(solid, spectra.groupby("gain")):
-        np.testing.assert_allclose(line.get_xdata(), part["index"] / part["n"])
+        np.testing.assert_allclose(line.get_xdata(), part["index"] / part["hidden_size"])
         np.testing.assert_allclose(line.get_ydata(), part["exponent"])
         assert line.get_label() == f"$g$ = {gain:g}"
     bands = _gid(ax, GIDS["band"])
@@ -85,7 +85,7 @@ def test_lyapunov_spectrum_reference_in_hue_colours(spectra):
 
 
 def test_lyapunov_spectrum_raw_index_without_size_or_hue(spectra):
-    part = spectra[spectra["gain"] == 2.0].drop(columns=["n", "gain", "stderr"])
+    part = spectra[spectra["gain"] == 2.0].drop(columns=["hidden_size", "gain", "stderr"])
     ax = lplot.lyapunov_spectrum(part, zero_line=False, legend=False, labels={None: "x"})
     (line,) = ax.lines
     np.testing.assert_allclose(line.get_xdata(), np.arange(1, 17))

@@ -12,7 +12,7 @@ from gradflow.simulate import COLUMNS, Drive, gradient_growth, growth_rates, par
 
 
 def sweep(**kwargs):
-    options = dict(n=6, steps=12, seeds=3, rng=7, progress=False)
+    options = dict(hidden_size=6, steps=12, seeds=3, rng=7, progress=False)
     options.update(kwargs)
     inits = options.pop("inits", ["orthogonal", "gaussian"])
     gains = options.pop("gains", [0.8, 1.5])
@@ -27,7 +27,7 @@ def slope(lags, values):
 def test_linear_scaled_orthogonal_grows_exactly_like_g_to_the_lag():
     gains = [0.5, 1.0, 3.0]
     df = gradient_growth(
-        ["orthogonal", "identity"], gains, n=16, steps=300, seeds=3,
+        ["orthogonal", "identity"], gains, hidden_size=16, steps=300, seeds=3,
         activation="linear", rng=1, progress=False,
     )  # fmt: skip
     expected = theory.orthogonal_growth(df["gain"].to_numpy(), df["lag"].to_numpy())
@@ -40,7 +40,14 @@ def test_each_network_matches_its_documented_draws_and_a_dense_product():
     # that, and the seed's W and v children 0 and 1.
     gains = [0.9, 1.3]
     df = gradient_growth(
-        ["gaussian"], gains, n=5, steps=40, seeds=3, activation="linear", rng=11, progress=False
+        ["gaussian"],
+        gains,
+        hidden_size=5,
+        steps=40,
+        seeds=3,
+        activation="linear",
+        rng=11,
+        progress=False,
     )
     pairs = np.random.SeedSequence(11).spawn(len(gains))
     for gain, pair in zip(gains, pairs):
@@ -66,7 +73,7 @@ def test_a_gaussian_drive_feeds_the_documented_scaled_inputs_to_a_tanh_network(s
     # scale changes the trajectory and so the log norms.
     n, steps, size = 5, 30, 3
     df = gradient_growth(
-        ["gaussian"], [1.3], n=n, steps=steps, seeds=2, rng=4, progress=False,
+        ["gaussian"], [1.3], hidden_size=n, steps=steps, seeds=2, rng=4, progress=False,
         inputs={"kind": "gaussian", "scale": scale, "size": size},
     )  # fmt: skip
     (pair,) = np.random.SeedSequence(4).spawn(1)
@@ -87,7 +94,7 @@ def test_a_gaussian_drive_feeds_the_documented_scaled_inputs_to_a_tanh_network(s
 
 def test_linear_gaussian_long_lag_rate_is_the_log_spectral_radius_of_each_draw():
     df = gradient_growth(
-        ["gaussian"], [0.9, 1.2], n=32, steps=400, seeds=4, activation="linear", rng=2,
+        ["gaussian"], [0.9, 1.2], hidden_size=32, steps=400, seeds=4, activation="linear", rng=2,
         progress=False,
     )  # fmt: skip
     for _, rows in df.groupby(["gain", "seed"]):
@@ -109,7 +116,7 @@ def test_growth_rates_recovers_ln_g_for_linear_orthogonal_exactly():
 
 
 def test_growth_rates_mean_and_t_interval_match_per_seed_polyfit():
-    df = sweep(inits=["gaussian"], gains=[1.5], n=20, steps=60, seeds=5)
+    df = sweep(inits=["gaussian"], gains=[1.5], hidden_size=20, steps=60, seeds=5)
     window = df[df.lag.between(10, 50)]
     slopes = [slope(g.lag, g.log_norm) for _, g in window.groupby("seed")]
     low, high = stats.t.interval(0.9, len(slopes) - 1, np.mean(slopes), stats.sem(slopes))
@@ -121,7 +128,9 @@ def test_growth_rates_mean_and_t_interval_match_per_seed_polyfit():
 
 
 def test_tanh_gaussian_rate_is_near_the_mean_field_exponent():
-    df = gradient_growth(["gaussian"], [2.0], n=256, steps=400, seeds=8, rng=1, progress=False)
+    df = gradient_growth(
+        ["gaussian"], [2.0], hidden_size=256, steps=400, seeds=8, rng=1, progress=False
+    )
     rates = growth_rates(df)
     expected = theory.mean_field_lyapunov(2.0)
     assert rates.loc[0, "theory"] == expected
@@ -214,18 +223,18 @@ def test_tidy_schema():
     assert tuple(df.columns) == COLUMNS
     assert len(df) == 3 * 2 * 4 * (9 + 1)
     assert df.dtypes[["gain", "log_norm", "spectral_radius", "sigma_max"]].eq("float64").all()
-    assert df.dtypes[["n", "seed", "lag"]].eq("int64").all()
+    assert df.dtypes[["hidden_size", "seed", "lag"]].eq("int64").all()
     assert pd.api.types.is_string_dtype(df["init"])
     assert not df.duplicated(["init", "gain", "seed", "lag"]).any()
     assert sorted(df.seed.unique()) == [0, 1, 2, 3] and sorted(df.lag.unique()) == list(range(10))
     np.testing.assert_allclose(df.loc[df.lag == 0, "log_norm"], 0.0, atol=1e-15)  # ‖v‖ = 1
     assert df.groupby(["init", "gain", "seed"])["spectral_radius"].nunique().eq(1).all()
-    assert df.attrs["n"] == 6 and df.attrs["steps"] == 9 and df.attrs["seeds"] == 4
+    assert df.attrs["hidden_size"] == 6 and df.attrs["steps"] == 9 and df.attrs["seeds"] == 4
     assert df.attrs["inits"] == ["orthogonal", "gaussian", "identity"]
 
 
 def test_without_spectra_the_gradients_are_the_same_and_the_spectral_columns_nan():
-    full, bare = sweep(), sweep(spectra=False)
+    full, bare = sweep(), sweep(spectral=False)
     assert tuple(bare.columns) == COLUMNS
     np.testing.assert_array_equal(full.log_norm, bare.log_norm)
     assert bare[["spectral_radius", "sigma_max"]].isna().all().all()
@@ -259,8 +268,8 @@ def test_parse_helpers():
         ({"gains": [-1.0]}, ValueError, "gains"),
         ({"gains": [float("nan")]}, ValueError, "gains: expected a finite"),
         ({"gains": [1.0, 1.0]}, ValueError, "gains: expected distinct"),
-        ({"n": 0}, ValueError, "n: expected an integer >= 1"),
-        ({"n": 2.5}, TypeError, "n: expected an integer"),
+        ({"hidden_size": 0}, ValueError, "hidden_size: expected an integer >= 1"),
+        ({"hidden_size": 2.5}, TypeError, "hidden_size: expected an integer"),
         ({"steps": 0}, ValueError, "steps: expected an integer >= 1"),
         ({"seeds": 0}, ValueError, "seeds: expected an integer >= 1"),
         ({"activation": "softplus"}, ValueError, "activation: expected one of"),
@@ -302,12 +311,12 @@ def test_an_overflowing_forward_run_names_the_condition():
     from gradflow._validation import NonFiniteError
 
     with pytest.raises(NonFiniteError, match="init 'gaussian', gain 60"):
-        sweep(inits=["gaussian"], gains=[60.0], activation="relu", steps=400, n=4)
+        sweep(inits=["gaussian"], gains=[60.0], activation="relu", steps=400, hidden_size=4)
 
 
 def test_exactly_vanished_gradients_give_minus_infinite_rates_without_warnings():
     # One-unit ReLU networks whose first pre-activation is negative switch off for good.
-    df = sweep(inits=["gaussian"], gains=[1.0], n=1, seeds=8, activation="relu")
+    df = sweep(inits=["gaussian"], gains=[1.0], hidden_size=1, seeds=8, activation="relu")
     dead = df.groupby("seed")["log_norm"].min().eq(-np.inf)
     assert 0 < dead.sum() < 8
     per_seed = growth_rates(df, per_seed=True).set_index("seed")

@@ -15,7 +15,8 @@ def test_each_gated_network_matches_its_draws_and_a_dense_product(kind):
     # child 1, and h0, W_xh and the inputs from child 2 (SeedSequence children, as for Elman).
     n, steps, scale = 4, 12, 0.7
     df = gradient_growth(
-        ["orthogonal"], [1.4], n=n, steps=steps, seeds=2, cell=kind, forget_bias=0.5, rng=5,
+        ["orthogonal"], [1.4], hidden_size=n, steps=steps, seeds=2, cell=kind, forget_bias=0.5,
+        rng=5,
         inputs={"kind": "gaussian", "scale": scale, "size": 3}, progress=False,
     )  # fmt: skip
     assert (df["cell"] == kind).all() and df.attrs["cell"] == kind
@@ -44,7 +45,7 @@ def test_each_gated_network_matches_its_draws_and_a_dense_product(kind):
 
 
 def test_gated_sweep_spectra_are_the_largest_over_gate_blocks():
-    df = gradient_growth(["gaussian"], [1.0], n=6, steps=3, seeds=3, cell="lstm", rng=8,
+    df = gradient_growth(["gaussian"], [1.0], hidden_size=6, steps=3, seeds=3, cell="lstm", rng=8,
                          progress=False)  # fmt: skip
     (pair,) = np.random.SeedSequence(8).spawn(1)
     for s, seed_seq in enumerate(pair.spawn(3)):
@@ -60,7 +61,7 @@ def test_gated_sweep_spectra_are_the_largest_over_gate_blocks():
 
 
 def test_gated_sweeps_are_identical_under_any_executor():
-    kwargs = dict(n=6, steps=20, seeds=4, cell="lstm", rng=2, progress=False)
+    kwargs = dict(hidden_size=6, steps=20, seeds=4, cell="lstm", rng=2, progress=False)
     serial = gradient_growth(["orthogonal", "gaussian"], [1.0, 2.0], **kwargs)
     with cf.ProcessPoolExecutor(2) as pool:
         pooled = gradient_growth(
@@ -70,7 +71,7 @@ def test_gated_sweeps_are_identical_under_any_executor():
 
 
 def test_growth_rates_give_no_elman_theory_for_gated_cells():
-    df = gradient_growth(["orthogonal"], [0.5], n=4, steps=30, seeds=2, cell="gru", rng=0,
+    df = gradient_growth(["orthogonal"], [0.5], hidden_size=4, steps=30, seeds=2, cell="gru", rng=0,
                          progress=False)  # fmt: skip
     rates = growth_rates(df)
     assert rates["cell"].tolist() == ["gru"]
@@ -83,7 +84,8 @@ def test_a_large_forget_bias_slows_the_decay_of_lstm_gradients():
     # forget bias makes gradients decay more slowly.
     rates = []
     for b in (0.0, 3.0):
-        frame = gradient_growth(["orthogonal"], [0.1], n=16, steps=120, seeds=4, cell="lstm",
+        frame = gradient_growth(["orthogonal"], [0.1], hidden_size=16, steps=120, seeds=4,
+                                cell="lstm",
                                 forget_bias=b, rng=3, progress=False)  # fmt: skip
         rates.append(growth_rates(frame)["rate"].iloc[0])
         assert rates[-1] == pytest.approx(-np.logaddexp(0.0, -b), abs=0.1)
@@ -100,4 +102,6 @@ def test_a_large_forget_bias_slows_the_decay_of_lstm_gradients():
 )
 def test_bad_cell_options_fail_early(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        gradient_growth(["orthogonal"], [1.0], n=3, steps=4, seeds=1, progress=False, **kwargs)
+        gradient_growth(
+            ["orthogonal"], [1.0], hidden_size=3, steps=4, seeds=1, progress=False, **kwargs
+        )

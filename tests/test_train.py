@@ -195,23 +195,23 @@ def test_fit_frame_records_clipping_and_spectra():
     )  # fmt: skip
     frame = history.frame
     assert tuple(frame.columns) == train.COLUMNS
-    assert frame["step"].tolist() == list(range(12))
+    assert frame["update"].tolist() == list(range(12))
     clipped = frame["clipped"].to_numpy()
     assert clipped.any()
     np.testing.assert_allclose(frame.loc[clipped, "grad_norm_clipped"], threshold, rtol=1e-12)
     np.testing.assert_allclose(frame["update_norm"], lr * frame["grad_norm_clipped"], rtol=1e-12)
     np.testing.assert_allclose(frame.loc[clipped, "cosine"], 1.0)
     assert np.all(frame.loc[clipped, "grad_norm"] > threshold)
-    for i, step in enumerate(history.snapshot_steps[:-1]):
+    for i, step in enumerate(history.snapshot_updates[:-1]):
         W = history.params_at(i)["W_hh"]
-        row = frame.set_index("step").loc[step]
+        row = frame.set_index("update").loc[step]
         assert row["spectral_radius"] == pytest.approx(np.abs(np.linalg.eigvals(W)).max())
         assert row["sigma_max"] == pytest.approx(np.linalg.norm(W, 2))
     np.testing.assert_array_equal(history.params_at(-1)["W_hh"], history.model.cell.W_hh)
     sparse = train.fit(
         "adding", model, T=20, lr=lr, steps=12, batch=8, rng=4, record_every=5, progress=False
     )
-    assert sparse.frame["step"].tolist() == [0, 5, 10, 11]
+    assert sparse.frame["update"].tolist() == [0, 5, 10, 11]
 
 
 def test_fit_with_adaptive_clipping_passes_the_parameters():
@@ -273,7 +273,7 @@ def test_project_paths_shares_one_basis():
     }  # fmt: skip
     frame, explained = train.project_paths(runs)
     assert frame.groupby("label").size().to_dict() == {"global:0.01": 7, "none": 7}
-    start = frame[frame.step == 0]
+    start = frame[frame["update"] == 0]
     np.testing.assert_allclose(start["pc1"].iloc[0], start["pc1"].iloc[1])  # same start
     assert 0 < explained.sum() <= 1
 
@@ -286,7 +286,7 @@ def test_project_paths_shares_one_basis():
         (dict(optimizer="rmsprop"), ValueError, "optimizer"),
         (dict(clip="value:-1"), ValueError, "threshold"),
         (dict(clip="bogus:1"), ValueError, "rule"),
-        (dict(steps=0), ValueError, "steps"),
+        (dict(updates=0), ValueError, "updates"),
         (dict(batch=2.5), TypeError, "batch"),
         (dict(T=None), ValueError, "T"),
         (dict(task="addition"), ValueError, "task"),
@@ -297,7 +297,7 @@ def test_project_paths_shares_one_basis():
 def test_fit_bad_arguments_give_one_line_errors(call, exc, words):
     kwargs = {
         "task": "adding", "model": train.init_model("adding", 3, rng=0), "T": 5, "lr": 0.1,
-        "steps": 2, "batch": 2, "progress": False,
+        "updates": 2, "batch": 2, "progress": False,
     }  # fmt: skip
     kwargs.update(call)
     with pytest.raises(exc) as info:
@@ -429,7 +429,7 @@ def test_float32_fit_tracks_the_float64_fit(clip_rule, optimizer, lr):
     assert all(v.dtype == np.float32 for v in history32.model.params.values())
     assert history32.snapshots.dtype == np.float32
     assert history32.snapshots.shape == history.snapshots.shape
-    assert history32.snapshot_steps.tolist() == [0, 5, 10, 15, 20]
+    assert history32.snapshot_updates.tolist() == [0, 5, 10, 15, 20]
     assert all(v.dtype == np.float32 for v in history32.params_at(-1).values())
     np.testing.assert_array_equal(history32.params_at(-1)["W_hh"], history32.model.cell.W_hh)
     frame, frame64 = history32.frame, history.frame

@@ -24,9 +24,9 @@ def test_compare_clipping_grid_and_identical_starts(grid):
     _, (summary, steps) = grid
     assert summary[["rule", "threshold"]].drop_duplicates().shape[0] == 4
     assert len(summary) == 8 and set(summary["seed"]) == {0, 1}
-    for column in ("final_loss", "diverged", "steps_to_target", "train_loss", "status"):
+    for column in ("final_loss", "diverged", "updates_to_solve", "train_loss", "status"):
         assert column in summary
-    first = steps[steps.step == 0]
+    first = steps[steps["update"] == 0]
     for _, group in first.groupby("seed"):  # same model and batch per seed under every rule
         assert group["loss"].nunique() == 1 and group["grad_norm"].nunique() == 1
     assert first.groupby("rule")["loss"].nunique().max() == 2  # the seeds differ
@@ -49,17 +49,17 @@ def test_compare_clipping_same_result_under_any_executor(grid, pool):
     pd.testing.assert_frame_equal(steps, steps_again)
 
 
-def test_compare_clipping_steps_to_target():
+def test_compare_clipping_updates_to_solve():
     frame = train.compare_clipping(
         "adding", ["none"], seeds=1, T=6, hidden=4, steps=20, batch=8, eval_batch=8,
         lr=0.05, target_loss=1e9, window=3, rng=0,
     )  # fmt: skip
-    assert frame["steps_to_target"].iloc[0] == 2  # mean of steps 0..2 is below any loss
+    assert frame["updates_to_solve"].iloc[0] == 2  # mean of steps 0..2 is below any loss
     frame = train.compare_clipping(
         "adding", ["none"], seeds=1, T=6, hidden=4, steps=5, batch=8, eval_batch=8,
         lr=0.05, target_loss=1e-12, rng=0,
     )  # fmt: skip
-    assert np.isnan(frame["steps_to_target"].iloc[0])
+    assert np.isnan(frame["updates_to_solve"].iloc[0])
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ def test_compare_summary_values_against_separate_fit_runs(runs):
 
 def test_compare_identical_starts_and_batches_across_rules(runs):
     _, steps = runs
-    first = steps[steps.step == 0]
+    first = steps[steps["update"] == 0]
     for _, group in first.groupby(["T", "init", "seed"]):
         assert group["loss"].nunique() == 1 and group["grad_norm"].nunique() == 1
     assert first.groupby(["T", "init", "rule"])["loss"].nunique().min() == 2  # seeds differ
@@ -218,7 +218,7 @@ def test_compare_clipping_is_compare_for_one_init_and_length():
                         seeds=2, updates=30, target_loss=0.12, **kw)  # fmt: skip
     for column in ("final_loss", "train_loss", "clipped_fraction", "n_skipped", "diverged"):
         np.testing.assert_array_equal(old[column], new[column])
-    np.testing.assert_array_equal(old["steps_to_target"], new["updates_to_solve"])
+    np.testing.assert_array_equal(old["updates_to_solve"], new["updates_to_solve"])
 
 
 def test_compare_identical_under_dask_distributed(runs):

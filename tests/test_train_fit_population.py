@@ -94,7 +94,7 @@ def test_a_root_seed_spawns_one_stream_per_network():
     streams = [np.random.default_rng(s) for s in spawn_seeds(7, 3)]
     pd.testing.assert_frame_equal(one, train.fit_population("adding", population, rng=streams,
                                                             **kw).frame)  # fmt: skip
-    first = one[one.step == 0]["loss"].to_numpy()
+    first = one[one["update"] == 0]["loss"].to_numpy()
     assert len(set(first.round(12))) == 3  # three streams, three different first batches
 
 
@@ -150,6 +150,6 @@ def test_a_stop_between_recorded_steps_is_recorded_with_its_spectra():
     run = check_same_as_fit(_sometimes_loud, "elman", T=4, rules=["none", "global:1e-300"],
                             optimizer="sgd", lr=10.0, updates=12, record_every=5,
                             spectral=True)  # fmt: skip
-    stop = run.frame[run.frame.network == 0]["step"].iloc[-1]
+    stop = run.frame[run.frame.network == 0]["update"].iloc[-1]
     assert run.status[0] == "nonfinite_params" and stop % 5 != 0
     assert np.isfinite(run.frame[run.frame.network == 0]["spectral_radius"].iloc[-1])

@@ -169,7 +169,7 @@ def test_compare_clipping_with_an_lstm_from_identical_starts():
         eval_batch=8, rng=0, cell="lstm", forget_bias=1.0, return_steps=True,
     )  # fmt: skip
     assert frame.shape[0] == 4
-    first = steps[steps["step"] == 0]
+    first = steps[steps["update"] == 0]
     # the first recorded loss is of the same start and batch under both rules
     for seed in (0, 1):
         losses = first[first["seed"] == seed]["loss"].to_numpy()

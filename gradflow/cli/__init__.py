@@ -103,6 +103,24 @@ def positive_int(text: str) -> int:
     return value
 
 
+def renamed_option(group, name: str, *old: str, **kwargs) -> None:
+    """Add the option ``--name``, which still answers to its older spellings ``--old``."""
+    dest = name.replace("-", "_")
+    group.add_argument(f"--{name}", *(f"--{o}" for o in old), dest=dest, **kwargs)
+
+
+def add_hidden_size_argument(group, old: str, default: int) -> None:
+    """``--hidden-size N`` (older spelling ``--old``), shared by the commands that build one."""
+    renamed_option(group, "hidden-size", old, type=positive_int, default=default, metavar="N",
+                   help="hidden units N (default: %(default)s)")  # fmt: skip
+
+
+def add_rng_argument(group, what: str) -> None:
+    """``--rng SEED`` (older spelling ``--seed``): the root seed, as ``rng=`` in the API."""
+    renamed_option(group, "rng", "seed", type=int, default=0, metavar="SEED",
+                   help=f"root seed of {what} (default: %(default)s)")  # fmt: skip
+
+
 def add_cell_arguments(group) -> None:
     """``--cell`` and ``--forget-bias``, shared by the subcommands that build a network."""
     group.add_argument(

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import math
 
-from . import add_cell_arguments, comma_list, positive_int, subcommand
+from . import (
+    add_cell_arguments,
+    add_hidden_size_argument,
+    add_rng_argument,
+    comma_list,
+    positive_int,
+    renamed_option,
+    subcommand,
+)
 from ._clip_plot import draw_curves, draw_grid
 
 _DEFAULT_RULES = "none,value:1,norm:1,global:1,adaptive:0.01"
@@ -54,11 +62,6 @@ def _names(text: str) -> list[str]:
     return list(dict.fromkeys(comma_list(text)))
 
 
-def _renamed(group, name: str, old: str, **kwargs) -> None:
-    """Add the option ``--name``, which still answers to its old spelling ``--old``."""
-    group.add_argument(f"--{name}", f"--{old}", dest=name, **kwargs)
-
-
 def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     task = parser.add_argument_group("task and model")
     task.add_argument("--task", default="adding", help="adding or copy (default: %(default)s)")
@@ -69,10 +72,8 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="T[,T]",
         help="sequence lengths, e.g. 20,40,80 (default: %(default)s)",
     )
-    task.add_argument(
-        "--hidden", type=positive_int, default=64, help="hidden units (default: %(default)s)"
-    )
-    _renamed(
+    add_hidden_size_argument(task, "hidden", 64)
+    renamed_option(
         task,
         "inits",
         "init",
@@ -82,7 +83,7 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
         help="initialisers of W_hh (default: %(default)s; also gaussian, identity, uniform, "
         "glorot_uniform)",
     )
-    _renamed(
+    renamed_option(
         task,
         "gains",
         "gain",
@@ -116,7 +117,7 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)"
     )
-    _renamed(
+    renamed_option(
         train,
         "updates",
         "steps",
@@ -134,9 +135,7 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="seeds per (init, gain, rule, T) (default: %(default)s)",
     )
-    train.add_argument(
-        "--rng", type=int, default=0, metavar="SEED", help="root seed (default: %(default)s)"
-    )
+    add_rng_argument(train, "the starts and batches; same seed, same CSV")
     train.add_argument(
         "--target-loss",
         type=float,
@@ -163,7 +162,8 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CSV",
         help="one row per run, (init, gain, rule, threshold, T, seed) (default: %(default)s)",
     )
-    out.add_argument("--steps-out", metavar="CSV", help="also write every run's per-update record")
+    renamed_option(out, "updates-out", "steps-out", metavar="CSV",
+                   help="also write every run's per-update record")  # fmt: skip
     out.add_argument(
         "--plot",
         metavar="IMAGE",
@@ -214,7 +214,7 @@ def _check(args: argparse.Namespace):
     optim_get(args.optimizer, args.lr)
     for name in inits:  # the cell, activation and initialiser fit together
         for gain in args.gains:
-            init_model(tasks[0], args.hidden, init=name, gain=gain, activation=args.activation,
+            init_model(tasks[0], args.hidden_size, init=name, gain=gain, activation=args.activation,
                        cell=args.cell, forget_bias=args.forget_bias, rng=0)  # fmt: skip
     if args.plot is not None:
         from ..figures import FORMATS
@@ -258,13 +258,13 @@ def _clip(args: argparse.Namespace) -> int:
 
     from ..train import compare
 
-    keep_steps = args.steps_out is not None or (args.plot is not None and single)
+    keep_steps = args.updates_out is not None or (args.plot is not None and single)
     kwargs = dict(
-        inits=args.inits, rules=specs, T=args.T, seeds=args.seeds, hidden=args.hidden,
+        inits=args.inits, rules=specs, T=args.T, seeds=args.seeds, hidden_size=args.hidden_size,
         updates=args.updates, batch=args.batch, optimizer=args.optimizer, lr=args.lr,
         cell=args.cell, activation=args.activation, forget_bias=args.forget_bias,
         target_loss=args.target_loss, eval_batch=args.eval_batch, rng=args.rng,
-        return_steps=keep_steps, spectral=args.steps_out is not None,
+        return_updates=keep_steps, spectral=args.updates_out is not None,
     )  # fmt: skip
     if not args.quiet:
         print(f"gradflow clip: {tasks[0].name} (T = {','.join(map(str, args.T))}), "
@@ -292,9 +292,9 @@ def _clip(args: argparse.Namespace) -> int:
     runs = pd.concat([r for r, _ in results], ignore_index=True)
     runs.to_csv(args.out, index=False)
     written = [args.out]
-    if args.steps_out is not None:
-        pd.concat([s for _, s in results], ignore_index=True).to_csv(args.steps_out, index=False)
-        written.append(args.steps_out)
+    if args.updates_out is not None:
+        pd.concat([s for _, s in results], ignore_index=True).to_csv(args.updates_out, index=False)
+        written.append(args.updates_out)
     summary = _grid_summary(runs)
     if args.plot is not None:
         if single:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import ACTIVATIONS, positive_int, subcommand
+from . import ACTIVATIONS, add_rng_argument, positive_int, subcommand
 
 # The spectra modes of gradflow.diagnose and the image formats (checked against
 # them in the tests; not imported here, so that ``gradflow --help`` does not load numpy).
@@ -41,10 +41,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "--spectra", choices=_SPECTRA, default="full",
         help="fast: no eigendecompositions (ARPACK ρ), for large layers (default: full)",
     )  # fmt: skip
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="INT",
-        help="initial states, inputs and cotangents; every layer uses it (default: 0)",
-    )  # fmt: skip
+    add_rng_argument(parser, "the initial states, inputs and cotangents; every layer uses it")
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--json", action="store_true",
@@ -119,7 +116,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
     Several files give one table, in order (before and after training side by side). --json
     prints every number of every report instead; --plot writes one figure with a panel per
-    layer. Every layer uses --seed, so its numbers do not depend on the other layers or files.
+    layer. Every layer uses --rng, so its numbers do not depend on the other layers or files.
     """
     _check_plot(args.plot)
     import json
@@ -131,7 +128,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     reports = []
     for path, layer in chosen:
         try:
-            reports.append(report(layer, steps=args.steps, inputs=args.inputs, rng=args.seed,
+            reports.append(report(layer, steps=args.steps, inputs=args.inputs, rng=args.rng,
                                   spectra=args.spectra))  # fmt: skip
         except (ValueError, TypeError) as exc:  # name the file (the class is kept)
             raise type(exc)(f"{path}: {exc}") from None
@@ -142,7 +139,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         labels = [f"{path}: {layer.name}" for path, layer in chosen]
         save_figure(diagnose_panel(reports, labels=labels), args.plot)
     if args.json:
-        settings = {"steps": args.steps, "inputs": args.inputs, "seed": args.seed,
+        settings = {"steps": args.steps, "inputs": args.inputs, "rng": args.rng,
                     "spectra": args.spectra, "layer": args.layer, "key": args.key,
                     "activation": args.activation}  # fmt: skip
         document = {

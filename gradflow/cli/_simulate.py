@@ -6,7 +6,14 @@ import argparse
 import contextlib
 import sys
 
-from . import ACTIVATIONS, add_cell_arguments, positive_int, subcommand
+from . import (
+    ACTIVATIONS,
+    add_cell_arguments,
+    add_hidden_size_argument,
+    add_rng_argument,
+    positive_int,
+    subcommand,
+)
 
 _DISTRIBUTED_HINT = (
     "--scheduler needs dask.distributed: install the distributed extra, "
@@ -24,9 +31,7 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gains", default="0.8,1,1.2", metavar="G[,G]", help="gains > 0 (default: %(default)s)"
     )
-    parser.add_argument(
-        "--n", type=positive_int, default=128, metavar="N", help="hidden units (default: 128)"
-    )
+    add_hidden_size_argument(parser, "n", 128)
     parser.add_argument(
         "--steps",
         type=positive_int,
@@ -51,10 +56,7 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="input drive: none (default), gaussian[:scale=S,size=D], adding or copy",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="INT", help="root seed (default: 0; same seed, "
-        "same CSV, whatever the workers)",
-    )  # fmt: skip
+    add_rng_argument(parser, "the networks; same seed, same CSV, whatever the workers")
     parser.add_argument("--out", required=True, metavar="CSV", help="output CSV file (tidy)")
     parser.add_argument(
         "--plot", metavar="IMAGE", help="also draw the growth plot (.png, .svg or .pdf)"
@@ -128,7 +130,7 @@ def _simulate(args: argparse.Namespace) -> int:
     row per (init, gain, seed, lag) and the spectral radius and σ_max of each W.
 
     The result does not depend on --workers or --scheduler: every network draws from its own
-    seed, derived from --seed. Each process runs with one BLAS thread when threadpoolctl is
+    seed, derived from --rng. Each process runs with one BLAS thread when threadpoolctl is
     installed.
     """
     inits, gains = _check_arguments(args)
@@ -140,13 +142,13 @@ def _simulate(args: argparse.Namespace) -> int:
             frame = gradient_growth(
                 inits,
                 gains,
-                n=args.n,
+                hidden_size=args.hidden_size,
                 steps=args.steps,
                 seeds=args.seeds,
                 activation=args.activation,
                 cell=args.cell,
                 forget_bias=args.forget_bias,
-                rng=args.seed,
+                rng=args.rng,
                 executor=executor,
                 inputs=args.inputs,
                 progress=not args.quiet,
@@ -178,7 +180,8 @@ def _draw(frame, path) -> str:
     drive = attrs.get("drive", {}).get("kind", "none")
     title = (
         f"Gradient norm against lag: median and 10–90 % band over {attrs['seeds']} draws "
-        f"({attrs.get('cell', 'elman')}, n = {attrs['n']}, T = {attrs['steps']}, inputs: {drive})"
+        f"({attrs.get('cell', 'elman')}, N = {attrs['hidden_size']}, T = {attrs['steps']}, "
+        f"inputs: {drive})"
     )
     with style_context():
         fig = growth_panels(growth_data(frame), inits=attrs.get("inits"), title=title)

@@ -76,11 +76,12 @@ class ClipInfo:
         ``by_global_norm`` (and ``none``): the factor applied, 1.0 at or below the threshold;
         other rules: the ratio of norm_after to the norm of the gradient the rule saw; 0.0 on a
         skip.
-    fraction_clipped : float
-        Fraction of entries the rule clipped, replaced NaN/inf entries included: for
-        ``by_value`` those with |g_i| ≥ c, for the norm rules the non-zero entries of each
-        tensor, gradient or unit whose norm is ≥ its bound. Away from the bound these are the
-        entries whose value changed; at it they are counted although nothing changes.
+    entries_clipped : float
+        Fraction of entries the rule clipped (``fraction_clipped`` is its older alias),
+        replaced NaN/inf entries included: for ``by_value`` those with |g_i| ≥ c, for the norm
+        rules the non-zero entries of each tensor, gradient or unit whose norm is ≥ its bound.
+        Away from the bound these are the entries whose value changed; at it they are counted
+        although nothing changes.
     cosine : float
         Cosine between the gradient the rule saw and the returned one: exactly 1.0 when the
         rule changed nothing or scaled everything by one factor; NaN on a skip.
@@ -97,11 +98,16 @@ class ClipInfo:
     norm: float
     norm_after: float
     scale: float
-    fraction_clipped: float
+    entries_clipped: float
     cosine: float
     clipped: bool
     nonfinite: bool = False
     skip: bool = False
+
+    @property
+    def fraction_clipped(self) -> float:
+        """Older alias of :attr:`entries_clipped`."""
+        return self.entries_clipped
 
 
 @dataclass(frozen=True, repr=False)
@@ -197,7 +203,7 @@ class Clipper:
             norm=norm,
             norm_after=norm_after,
             scale=float(factor),
-            fraction_clipped=n_clipped / size if size else 0.0,
+            entries_clipped=n_clipped / size if size else 0.0,
             cosine=cosine,
             clipped=hits > 0,
             nonfinite=bool(bad),

@@ -212,7 +212,7 @@ def report(
             bar.update()
         growth = [
             measure(cell, k, steps=steps, burn_in=burn_in, windows=windows, samples=samples,
-                    seed=seeds[k], given=given, name=name, tick=bar.update)
+                    rng=seeds[k], given=given, name=name, tick=bar.update)
             for k in kinds
         ]  # fmt: skip
     by_kind = {g.inputs: g for g in growth}

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .._rng import spawn_seeds
 from ..cells import GRU, LSTM, Elman
 from ..errors import NonFiniteError
 from ..jacobians import log_gradient_norms
@@ -210,7 +211,7 @@ def _forward(cell, xs, h0, windows, burn_in, steps, name):
 
 
 def measure(
-    cell, kind, *, steps, burn_in, windows, samples, seed, given=None, name="layer", tick=None
+    cell, kind, *, steps, burn_in, windows, samples, rng=None, given=None, name="layer", tick=None
 ) -> Growth:
     r"""Measure gradient growth through ``cell`` along one kind of driven trajectory.
 
@@ -222,9 +223,9 @@ def measure(
         end to end to fill the run.
     steps, burn_in, windows, samples : int
         Lag window T, burn-in, number of T-step windows of the long run (>= 2), batch size.
-    seed : numpy.random.SeedSequence
-        Spawns the four streams of the run, in this order: initial states, inputs, the
-        cotangents on h, the full-state cotangents.
+    rng : int, Generator, SeedSequence or None
+        Spawns the four streams of the run (:func:`numpy.random.SeedSequence.spawn`), in this
+        order: initial states, inputs, the cotangents on h, the full-state cotangents.
     given : ndarray, shape (L, D) or (L, samples, D), optional
     name : str
         For messages.
@@ -254,7 +255,7 @@ def measure(
       exponent :math:`(\ell_{B+jT} - \ell_{B+(j+1)T})/T`, and windows 0 to W-2 together the
       asymptotic one.
     """
-    streams = seed.spawn(4)
+    streams = spawn_seeds(rng, 4)
     gens = [np.random.default_rng(s) for s in streams]
     linear = isinstance(cell, Elman) and cell.activation == "linear"
     size, n = cell.state_size, cell.hidden_size

@@ -37,7 +37,7 @@ def _surface_frame(surf, panel: str) -> pd.DataFrame:
         "Pascanu et al.'s cliff: the loss (σ(x_T) − 0.7)² of the single unit "
         "x_t = w σ(x_(t−1)) + b (T = {steps} steps, x_0 = 0.5) on a log colour scale, with "
         "the wall b*(w) = 0.5 − w σ(0.5) (dashed), where x_0 is an unstable fixed point "
-        "(w > 4.26), and {n_steps} steps of gradient descent (lr = {lr:g}) from one start on "
+        "(w > 4.26), and {updates} updates of gradient descent (lr = {lr:g}) from one start on "
         "the face of the wall under each rule (star: the start; squares: the ends). Left: a "
         "wide view; middle: the box around the start; right: the loss along each path. The "
         "gradient at the start has norm 314: the unclipped step has length 31 and throws the "
@@ -47,10 +47,10 @@ def _surface_frame(surf, panel: str) -> pd.DataFrame:
         "forth, so that the loss jumps between about 0.3 (below the wall) and 10⁻³–10⁻² (in "
         "the valley above it), but they are never thrown away."
     ),
-    quick={"n_grid": 31, "n_steps": 10},
+    quick={"n_grid": 31, "updates": 10},
 )
 def cliff(
-    *, n_grid=101, rules=("none", "value:1", "global:1"), lr=0.1, n_steps=30, steps=50,
+    *, n_grid=101, rules=("none", "value:1", "global:1"), lr=0.1, updates=30, steps=50,
     overview=((0.0, 24.0), (-15.0, 28.0)), zoom=((4.35, 4.85), (-2.6, -2.1)),
 ):  # fmt: skip
     """The single unit's loss surface with the wall and gradient descent under each rule.
@@ -63,7 +63,7 @@ def cliff(
         Clipping specs (:func:`gradflow.clip.get`).
     lr : float, default 0.1
         Gradient-descent step size.
-    n_steps : int, default 30
+    updates : int, default 30
         Descent steps.
     steps : int, default 50
         Time steps T of the single unit.
@@ -76,7 +76,7 @@ def cliff(
     fig : matplotlib.figure.Figure
     data : pandas.DataFrame
         ``layer`` ("surface", "wall" or "path"), ``panel`` ("overview" or "zoom" for the
-        surfaces and walls), ``rule`` and ``step`` (paths), ``w``, ``b``, ``loss`` (surfaces
+        surfaces and walls), ``rule`` and ``update`` (paths), ``w``, ``b``, ``loss`` (surfaces
         and paths) and ``grad_norm`` (paths: it is annotated where a path ends far away).
     """
     n_grid = as_int(n_grid, "n_grid", minimum=2)
@@ -86,8 +86,8 @@ def cliff(
         panel: _landscape.surface(np.linspace(*ws, n_grid), np.linspace(*bs, n_grid), steps=steps)
         for panel, (ws, bs) in windows.items()
     }
-    paths = _landscape.trajectories(rules, lr=lr, n_steps=n_steps, steps=steps)
-    columns = ["layer", "panel", "rule", "step", "w", "b", "loss", "grad_norm"]
+    paths = _landscape.trajectories(rules, lr=lr, updates=updates, steps=steps)
+    columns = ["layer", "panel", "rule", "update", "w", "b", "loss", "grad_norm"]
     data = pd.concat(
         [*(_surface_frame(s, panel) for panel, s in surfaces.items()), paths.assign(layer="path")],
         ignore_index=True,
@@ -114,7 +114,7 @@ def cliff(
     axes[1].set_title("around the start")
     training_curves(paths, ax=axes[2], y="loss", palette=colours, labels=labels, log=True,
                     marker="o", markersize=3, legend=False)  # fmt: skip
-    axes[2].set_xlabel("gradient-descent step")
+    axes[2].set_xlabel("gradient-descent update")
     axes[2].set_title("loss along the paths")
     figure_legend(fig, axes, ncols=len(rules) + 2)
     return _freeze_layout(fig), data

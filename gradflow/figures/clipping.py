@@ -47,7 +47,7 @@ def _fit_runs(rules, settings):
     task = _train.make_task("adding", kw.pop("T"))
     init_seed, data_seed = spawn_seeds(kw.pop("rng"), 2)
     model = _train.init_model(
-        task, kw.pop("hidden"), init=kw.pop("init"), gain=kw.pop("gain"),
+        task, kw.pop("hidden_size"), init=kw.pop("init"), gain=kw.pop("gain"),
         activation=kw.pop("activation"), rng=np.random.default_rng(init_seed),
     )  # fmt: skip
     return {
@@ -71,9 +71,9 @@ def _adding_runs(rules, **settings):
 
 
 _ADDING_CAPTION = (
-    "An Elman network (n = {hidden}, {activation}, {init} W_hh at gain {gain:g}) trained on "
-    "the adding task (T = {T}, batches of {batch}) by {optimizer} (lr = {lr:g}) for {steps} "
-    "steps, from one start and on the same batches under each clipping rule (c the threshold)."
+    "An Elman network (N = {hidden_size}, {activation}, {init} W_hh at gain {gain:g}) trained on "
+    "the adding task (T = {T}, batches of {batch}) by {optimizer} (lr = {lr:g}) for {updates} "
+    "updates, from one start and on the same batches under each clipping rule (c the threshold)."
 )
 _PANELS = {
     "loss": ("loss", True),
@@ -110,20 +110,20 @@ def _cap(ax, data, column, labels) -> None:
 
 def _adding_numbers(data: pd.DataFrame) -> dict:
     """The caption's numbers: the unclipped run's fate, the clipped runs' final losses."""
-    steps = int(data["step"].max()) + 1
-    tail = max(1, steps // 10)
-    last = data[data["step"] >= steps - tail]
+    updates = int(data["update"].max()) + 1
+    tail = max(1, updates // 10)
+    last = data[data["update"] >= updates - tail]
     none = data[data["rule"] == "none"]
     out = {"tail": tail}
     if len(none):
         norms = none["grad_norm"].to_numpy(float)
         out["none_peak"] = f"{np.nanmax(np.where(np.isfinite(norms), norms, np.nan)):.3g}"
-        bad = none.loc[~np.isfinite(none["loss"].to_numpy(float)), "step"]
+        bad = none.loc[~np.isfinite(none["loss"].to_numpy(float)), "update"]
         out["none_fate"] = (
-            f"its loss overflows at step {int(bad.iloc[0])} (×); every later step is skipped"
+            f"its loss overflows at update {int(bad.iloc[0])} (×); every later update is skipped"
             if len(bad)
             else "its median loss over the last "
-            f"{tail} steps is {last.loc[last['rule'] == 'none', 'loss'].median():.3g}"
+            f"{tail} updates is {last.loc[last['rule'] == 'none', 'loss'].median():.3g}"
         )
     clipped = last[last["rule"] != "none"].groupby("rule", sort=False)["loss"].median()
     out["clipped_losses"] = ", ".join(f"{rule_label(r)} {loss:.3g}" for r, loss in clipped.items())
@@ -140,28 +140,28 @@ def _adding_numbers(data: pd.DataFrame) -> dict:
 
 @register(
     "clipping_adding",
-    caption=_ADDING_CAPTION + " Per step: the loss on the batch (dotted: the memoryless "
+    caption=_ADDING_CAPTION + " Per update: the loss on the batch (dotted: the memoryless "
     "baseline 1/6), the raw gradient norm, the length of the update, the cosine between the "
     "raw and the clipped gradient and the spectral radius of W_hh (panels are cut at 10³ "
     "times the clipped runs' largest value). Without clipping the gradient reaches norm "
     "{none_peak} and {none_fate}. {learners} clipped runs end below half the baseline: the "
-    "median batch loss over the last {tail} steps is {clipped_losses} (baseline 0.167), with "
+    "median batch loss over the last {tail} updates is {clipped_losses} (baseline 0.167), with "
     "ρ(W_hh) at most {rho_max}. Value and per-tensor clipping turn the gradient ({cosines}); "
     "global-norm clipping keeps its direction (cosine 1).",
-    quick={"hidden": 8, "steps": 40},
+    quick={"hidden_size": 8, "updates": 40},
     numbers=_adding_numbers,
 )
 def clipping_adding(
-    *, T=30, hidden=32, init="orthogonal", gain=1.25, activation="tanh", optimizer="sgd",
-    lr=0.15, steps=3000, batch=32, rules=("none", "value:0.1", "norm:1", "global:1"), rng=0,
+    *, T=30, hidden_size=32, init="orthogonal", gain=1.25, activation="tanh", optimizer="sgd",
+    lr=0.15, updates=3000, batch=32, rules=("none", "value:0.1", "norm:1", "global:1"), rng=0,
 ):  # fmt: skip
     """Training curves on the adding task under each clipping rule, one panel per quantity.
 
     Parameters
     ----------
-    T, hidden, init, gain, activation
+    T, hidden_size, init, gain, activation
         Task length and model (:func:`gradflow.train.init_model`).
-    optimizer, lr, steps, batch
+    optimizer, lr, updates, batch
         Training (:func:`gradflow.train.fit`).
     rules : sequence of str
         Clipping specs, one run each.
@@ -172,17 +172,17 @@ def clipping_adding(
     -------
     fig : matplotlib.figure.Figure
     data : pandas.DataFrame
-        One row per (rule, step): ``rule, step, loss, grad_norm, update_norm, cosine,
+        One row per (rule, update): ``rule, update, loss, grad_norm, update_norm, cosine,
         spectral_radius``.
     """
     rules, runs = _adding_runs(
-        rules, T=T, hidden=hidden, init=init, gain=gain, activation=activation,
-        optimizer=optimizer, lr=lr, steps=steps, batch=batch, rng=rng,
+        rules, T=T, hidden_size=hidden_size, init=init, gain=gain, activation=activation,
+        optimizer=optimizer, lr=lr, updates=updates, batch=batch, rng=rng,
     )  # fmt: skip
     data = pd.concat(
-        [h.frame[["step", *_PANELS]].assign(rule=rule) for rule, h in runs.items()],
+        [h.frame[["update", *_PANELS]].assign(rule=rule) for rule, h in runs.items()],
         ignore_index=True,
-    )[["rule", "step", *_PANELS]]
+    )[["rule", "update", *_PANELS]]
 
     colours, labels = rule_colours(rules), _labels(rules)
     fig = Figure(figsize=(9.6, 5.4), layout="constrained")
@@ -233,24 +233,24 @@ def _threshold_numbers(data: pd.DataFrame) -> dict:
         "Final loss (on a held-out batch of 512) against the clipping threshold c for value "
         "and global-norm clipping: median (line) and range (band) over {seeds} seeds, dots the "
         "single seeds; dashed: the unclipped runs' median (grey band: their range), dotted: "
-        "the memoryless baseline 1/6. Elman network (n = {hidden}, tanh, {init} W_hh at gain "
-        "{gain:g}) on the adding task (T = {T}), {optimizer} (lr = {lr:g}), {steps} steps of "
+        "the memoryless baseline 1/6. Elman network (N = {hidden_size}, tanh, {init} W_hh at gain "
+        "{gain:g}) on the adding task (T = {T}), {optimizer} (lr = {lr:g}), {updates} updates of "
         "batches of {batch}; seed i gives the same start and batches under every rule. The "
         "unclipped runs end at a median of {none_median}; {by_rule}."
     ),
-    quick={"T": 5, "steps": 30, "seeds": 2, "thresholds": (0.1, 1.0)},
+    quick={"T": 5, "updates": 30, "seeds": 2, "thresholds": (0.1, 1.0)},
     numbers=_threshold_numbers,
 )
 def clipping_thresholds(
-    *, T=10, hidden=16, init="orthogonal", gain=1.5, activation="tanh", optimizer="momentum",
-    lr=0.03, steps=1000, batch=32, rules=("value", "global"),
+    *, T=10, hidden_size=16, init="orthogonal", gain=1.5, activation="tanh", optimizer="momentum",
+    lr=0.03, updates=1000, batch=32, rules=("value", "global"),
     thresholds=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), seeds=3, rng=0,
 ):  # fmt: skip
     """Final loss against the clipping threshold, median and band over seeds.
 
     Parameters
     ----------
-    T, hidden, init, gain, activation, optimizer, lr, steps, batch
+    T, hidden_size, init, gain, activation, optimizer, lr, updates, batch
         As in :func:`gradflow.train.compare_clipping`.
     rules : sequence of str, default ("value", "global")
         Rule names, each combined with every threshold.
@@ -267,9 +267,9 @@ def clipping_thresholds(
     """
     rules = list(rules)
     summary = _train.compare_clipping(
-        "adding", ["none", *rules], list(thresholds), seeds, T=T, hidden=hidden, init=init,
-        gain=gain, activation=activation, optimizer=optimizer, lr=lr, steps=steps, batch=batch,
-        rng=rng,
+        "adding", ["none", *rules], list(thresholds), seeds, T=T, hidden_size=hidden_size,
+        init=init, gain=gain, activation=activation, optimizer=optimizer, lr=lr, updates=updates,
+        batch=batch, rng=rng,
     )  # fmt: skip
     data = summary[["rule", "threshold", "seed", "final_loss", "diverged"]]
     colours, labels = rule_colours(rules), _labels(rules)
@@ -298,17 +298,17 @@ def clipping_thresholds(
     "steps 0.186). The clipped runs move in steps of at most lr·c (0.06 for global norm) "
     "and end 0.5–0.9 from the start with losses 0.172–0.175; seen on their own axes they "
     "head in different directions, as value and per-tensor clipping turn the gradient.",
-    quick={"hidden": 8, "steps": 40},
+    quick={"hidden_size": 8, "updates": 40},
 )
 def update_paths(
-    *, T=100, hidden=16, init="orthogonal", gain=1.5, activation="tanh", optimizer="sgd",
-    lr=0.06, steps=1000, batch=32, rules=("none", "value:0.1", "norm:1", "global:1"), rng=0,
+    *, T=100, hidden_size=16, init="orthogonal", gain=1.5, activation="tanh", optimizer="sgd",
+    lr=0.06, updates=1000, batch=32, rules=("none", "value:0.1", "norm:1", "global:1"), rng=0,
 ):  # fmt: skip
     """Parameter paths of the adding-task runs in common 2-D PCA bases.
 
     Parameters
     ----------
-    T, hidden, init, gain, activation, optimizer, lr, steps, batch, rules, rng
+    T, hidden_size, init, gain, activation, optimizer, lr, updates, batch, rules, rng
         As in :func:`clipping_adding` (a milder setting by default: the unclipped run
         stalls instead of overflowing, so all paths share one finite scale).
 
@@ -317,12 +317,12 @@ def update_paths(
     fig : matplotlib.figure.Figure
     data : pandas.DataFrame
         One row per (basis, rule, snapshot): ``basis`` ("all runs" or "clipped runs"),
-        ``rule, step, pc1, pc2`` and ``explained_pc1, explained_pc2`` (the variance fractions
+        ``rule, update, pc1, pc2`` and ``explained_pc1, explained_pc2`` (the variance fractions
         of that basis).
     """
     rules, runs = _adding_runs(
-        rules, T=T, hidden=hidden, init=init, gain=gain, activation=activation,
-        optimizer=optimizer, lr=lr, steps=steps, batch=batch, rng=rng,
+        rules, T=T, hidden_size=hidden_size, init=init, gain=gain, activation=activation,
+        optimizer=optimizer, lr=lr, updates=updates, batch=batch, rng=rng,
     )  # fmt: skip
     clipped = [rule for rule in rules if rule != "none"]
     bases = {"all runs": list(rules)}
@@ -338,7 +338,7 @@ def update_paths(
                 explained_pc2=explained[basis][1],
             )
         )  # fmt: skip
-    columns = ["basis", "rule", "step", "pc1", "pc2", "explained_pc1", "explained_pc2"]
+    columns = ["basis", "rule", "update", "pc1", "pc2", "explained_pc1", "explained_pc2"]
     data = pd.concat(frames, ignore_index=True)[columns]
 
     colours, labels = rule_colours(rules), _labels(rules)

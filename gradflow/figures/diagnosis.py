@@ -44,7 +44,7 @@ def _numbers(data: pd.DataFrame) -> dict:
 @register(
     "diagnosis",
     caption=(
-        "gradflow diagnose on networks trained in-package: an Elman network (N = {hidden}, "
+        "gradflow diagnose on networks trained in-package: an Elman network (N = {hidden_size}, "
         "tanh) on the adding task (T = {T}, batches of {batch}, Adam at lr = {lr:g}) from a "
         "Gaussian W_hh at gain {gain:g}, diagnosed before training and after {updates} updates "
         "without clipping, and the same task from an orthogonal W_hh under global-norm "
@@ -59,11 +59,11 @@ def _numbers(data: pd.DataFrame) -> dict:
         "{clipped_loss:.3f}); the memoryless baseline is 0.167. One draw (rng = {rng}): at "
         "this length whether a run learns depends on the seed."
     ),
-    quick={"hidden": 8, "updates": 20, "steps": 20},
+    quick={"hidden_size": 8, "updates": 20, "steps": 20},
     numbers=_numbers,
 )
 def diagnosis(
-    *, T=20, hidden=64, gain=2.0, threshold=1.0, updates=3000, batch=32, lr=5e-3, steps=50,
+    *, T=20, hidden_size=64, gain=2.0, threshold=1.0, updates=3000, batch=32, lr=5e-3, steps=50,
     rng=5,
 ) -> tuple[Figure, pd.DataFrame]:  # fmt: skip
     """Diagnoses of a network before and after training, unclipped, and of a clipped one.
@@ -80,10 +80,10 @@ def diagnosis(
     task = train.make_task("adding", T)
     xs, ys = task.sample(512, rng=eval_seq)
     starts = {
-        "gaussian": train.init_model(task, hidden, init="gaussian", gain=gain, rng=init_seq),
-        "orthogonal": train.init_model(task, hidden, init="orthogonal", rng=init_seq),
+        "gaussian": train.init_model(task, hidden_size, init="gaussian", gain=gain, rng=init_seq),
+        "orthogonal": train.init_model(task, hidden_size, init="orthogonal", rng=init_seq),
     }
-    fit = dict(optimizer="adam", lr=lr, steps=updates, batch=batch, spectral=False,
+    fit = dict(optimizer="adam", lr=lr, updates=updates, batch=batch, spectral=False,
                progress=False)  # fmt: skip
     models = {
         "before": starts["gaussian"],

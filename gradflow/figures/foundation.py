@@ -54,22 +54,22 @@ def _inits(inits) -> list[str]:
 @register(
     "eigenvalues",
     caption=(
-        "Eigenvalues of one {n} × {n} recurrent weight matrix W per initialiser at gain "
-        "g = {gain:g}, with the unit circle (solid), the circular-law disk (shaded: radius g "
-        "for Gaussian and Glorot-uniform entries of variance g²/n, g/√3 for PyTorch's "
-        "uniform default) and the largest singular value σ_max(W) (dotted). Orthogonal "
+        "Eigenvalues of one {hidden_size} × {hidden_size} recurrent weight matrix W per "
+        "initialiser at gain g = {gain:g}, with the unit circle (solid), the circular-law disk "
+        "(shaded: radius g for Gaussian and Glorot-uniform entries of variance g²/n, g/√3 for "
+        "PyTorch's uniform default) and the largest singular value σ_max(W) (dotted). Orthogonal "
         "eigenvalues lie on the circle |λ| = g and identity ones all at g; random matrices "
         "fill their disk, while σ_max is about twice its radius: for them the spectral radius "
         "and Pascanu et al.'s singular-value condition disagree."
     ),
-    quick={"n": 48},
+    quick={"hidden_size": 48},
 )
-def eigenvalues(*, n: int = 256, gain: float = 1.0, inits=None, rng=0):
+def eigenvalues(*, hidden_size: int = 256, gain: float = 1.0, inits=None, rng=0):
     """Eigenvalues of W under each initialiser, one panel each.
 
     Parameters
     ----------
-    n : int, default 256
+    hidden_size : int, default 256
         Matrix size.
     gain : float, default 1.0
         Gain g passed to every initialiser.
@@ -85,7 +85,7 @@ def eigenvalues(*, n: int = 256, gain: float = 1.0, inits=None, rng=0):
         One row per eigenvalue: ``init, gain, n, real, imag, disk_radius`` (the circular-law
         radius drawn, NaN where none applies) and ``sigma_max``.
     """
-    n = as_int(n, "n", minimum=1)
+    n = as_int(hidden_size, "hidden_size", minimum=1)
     gain = as_float(gain, "gain", positive=True)
     names = _inits(inits)
     frames = []
@@ -100,7 +100,7 @@ def eigenvalues(*, n: int = 256, gain: float = 1.0, inits=None, rng=0):
                 {
                     "init": name,
                     "gain": gain,
-                    "n": n,
+                    "hidden_size": n,
                     "real": lam.real,
                     "imag": lam.imag,
                     "disk_radius": disk,
@@ -139,7 +139,7 @@ def eigenvalues(*, n: int = 256, gain: float = 1.0, inits=None, rng=0):
     for ax in axes[1:]:
         ax.set_ylabel("")
     figure_legend(fig, axes, ncols=3)
-    fig.suptitle(f"Eigenvalues of the recurrent matrix W (n = {n}, g = {gain:g})")
+    fig.suptitle(f"Eigenvalues of the recurrent matrix W (N = {n}, g = {gain:g})")
     return fig, data
 
 
@@ -271,8 +271,8 @@ def growth_panels(
     "growth",
     caption=(
         "Norm of the backpropagated gradient ‖∂⟨v, h_T⟩/∂h_(T−lag)‖ against the lag for "
-        "linear (top) and tanh (bottom) Elman networks of n = {n} units run for T = {steps} "
-        "steps from a random state without inputs, at gains 0.9, 1 and 1.1: median (line) "
+        "linear (top) and tanh (bottom) Elman networks of N = {hidden_size} units run for T = "
+        "{steps} steps from a random state without inputs, at gains 0.9, 1 and 1.1: median (line) "
         "and 10–90 % band over {seeds} random draws of W and of the unit vector v per "
         "initialiser. Dashed, in the same colour: lag × the predicted rate — ln g for "
         "orthogonal and identity W (for tanh only at g ≤ 1), the mean ln ρ(W) of the draws "
@@ -287,11 +287,11 @@ def growth_panels(
         "Glorot and orthogonal norms stay near 1 (mean-field λ ≈ 0.005 per step), while "
         "identity W vanishes because every unit settles at a saturated fixed point."
     ),
-    quick={"n": 32, "steps": 40, "seeds": 4},
+    quick={"hidden_size": 32, "steps": 40, "seeds": 4},
 )
 def growth(
     *,
-    n: int = 128,
+    hidden_size: int = 128,
     steps: int = 200,
     seeds: int = 32,
     gains=(0.9, 1.0, 1.1),
@@ -303,7 +303,7 @@ def growth(
 
     Parameters
     ----------
-    n : int, default 128
+    hidden_size : int, default 128
         Hidden units.
     steps : int, default 200
         Sequence length T.
@@ -328,7 +328,7 @@ def growth(
     """
     activations = as_choices(activations, "activations", ACTIVATIONS, what="activation")
     names = _inits(inits)
-    opts = dict(n=n, steps=steps, seeds=seeds, rng=rng, progress=False)
+    opts = dict(hidden_size=hidden_size, steps=steps, seeds=seeds, rng=rng, progress=False)
     runs = [simulate.gradient_growth(names, gains, activation=a, **opts) for a in activations]
     frame = pd.concat(runs, ignore_index=True)
     data = growth_data(frame)
@@ -336,7 +336,7 @@ def growth(
         data,
         inits=names,
         title=f"Gradient norm against lag: median and 10–90 % band over {seeds} draws "
-        f"(n = {n}, T = {steps})",
+        f"(N = {hidden_size}, T = {steps})",
         floor=_GROWTH_FLOOR,
     )
     return fig, data

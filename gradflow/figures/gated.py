@@ -71,8 +71,8 @@ def _growth_numbers(data: pd.DataFrame) -> dict:
     "gated_growth",
     caption=(
         "Gradient norm ‖∂⟨v, h_T⟩/∂h_(T−lag)‖ against lag for Elman (tanh), LSTM and GRU networks "
-        "of N = {n} units, every recurrent block orthogonal at gain g, driven by Gaussian "
-        "inputs (input weights N(0, 0.5²/4)); median and 10–90 % band over {seeds} draws, "
+        "of N = {hidden_size} units, every recurrent block orthogonal at gain g, driven by "
+        "Gaussian inputs (input weights N(0, 0.5²/4)); median and 10–90 % band over {seeds} draws, "
         "T = {steps}. Solid: forget-gate bias 0; dashed: bias {bias_high:g} (LSTM forget gate, "
         "GRU update gate). The gradient of a gated cell flows through the full state ([h, c] "
         "for the LSTM), whose gates set its growth: over the second half of the lags, at "
@@ -80,11 +80,11 @@ def _growth_numbers(data: pd.DataFrame) -> dict:
         "{lstm_0:+.3f} (bias 0) and {lstm_high:+.3f} (bias {bias_high:g}) for the LSTM and by "
         "{gru_0:+.3f} and {gru_high:+.3f} for the GRU."
     ),
-    quick={"n": 16, "steps": 40, "seeds": 3},
+    quick={"hidden_size": 16, "steps": 40, "seeds": 3},
     numbers=_growth_numbers,
 )
 def gated_growth(
-    *, n=64, steps=200, seeds=16, gains=(0.5, 1.0, 2.0, 4.0), bias_high=3.0, rng=2
+    *, hidden_size=64, steps=200, seeds=16, gains=(0.5, 1.0, 2.0, 4.0), bias_high=3.0, rng=2
 ) -> tuple[Figure, pd.DataFrame]:
     """Gradient norm against lag for Elman, LSTM and GRU at several gains and forget biases.
 
@@ -98,8 +98,8 @@ def gated_growth(
     """
     gain_list = as_floats(gains, "gains", what="gain", positive=True, distinct=True)
     bias_high = as_float(bias_high, "bias_high")
-    opts = dict(n=n, steps=steps, seeds=seeds, rng=rng, inputs=_DRIVE, progress=False,
-                spectra=False)  # fmt: skip
+    opts = dict(hidden_size=hidden_size, steps=steps, seeds=seeds, rng=rng, inputs=_DRIVE,
+                progress=False, spectral=False)  # fmt: skip
     frames = []
     for kind in cells.KINDS:
         for bias in (0.0,) if kind == "elman" else (0.0, bias_high):
@@ -153,9 +153,9 @@ def _spectra_numbers(data: pd.DataFrame) -> dict:
 @register(
     "gated_lyapunov",
     caption=(
-        "Lyapunov spectra of driven LSTM and GRU networks (N = {n}, orthogonal gate blocks at "
-        "gain g, forget bias {forget_bias:g}, Gaussian inputs; {seeds} networks per gain, "
-        "{steps} steps after a burn-in of {burn_in}): left, the top exponent λ₁ against g "
+        "Lyapunov spectra of driven LSTM and GRU networks (N = {hidden_size}, orthogonal gate "
+        "blocks at gain g, forget bias {forget_bias:g}, Gaussian inputs; {seeds} networks per "
+        "gain, {steps} steps after a burn-in of {burn_in}): left, the top exponent λ₁ against g "
         "(mean and ±1 s.d. over networks); middle and right, the spectra at g = {g_one:g} and "
         "g = {g_last:g}. The LSTM's full-state analysis takes the Jacobian of [h, c] (2N "
         "exponents); the h-only analysis of published LSTM codes takes ∂h_t/∂h_(t−1) with c "
@@ -165,11 +165,11 @@ def _spectra_numbers(data: pd.DataFrame) -> dict:
         "{g_last:g}: {full_last:.3f} against {h_last:.3f}. The GRU's state is h alone (λ₁ = "
         "{gru_one:.3f} at g = {g_one:g})."
     ),
-    quick={"n": 8, "steps": 300, "burn_in": 100, "seeds": 2, "gains": (0.5, 1.0, 4.0)},
+    quick={"hidden_size": 8, "steps": 300, "burn_in": 100, "seeds": 2, "gains": (0.5, 1.0, 4.0)},
     numbers=_spectra_numbers,
 )
 def gated_lyapunov(
-    *, n=32, steps=2000, burn_in=500, seeds=4, gains=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+    *, hidden_size=32, steps=2000, burn_in=500, seeds=4, gains=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
     forget_bias=1.0, rng=3,
 ) -> tuple[Figure, pd.DataFrame]:  # fmt: skip
     """Full-state and h-only Lyapunov spectra of LSTM and GRU networks against the gain.
@@ -188,8 +188,9 @@ def gated_lyapunov(
     gens = spawn_generators(rng, 2 * len(gain_list))
     for c, kind in enumerate(("lstm", "gru")):
         for g, gain in enumerate(gain_list):
-            cell, traj = _driven_networks(kind, n, gain, forget_bias, seeds, burn_in + steps,
-                                          gens[c * len(gain_list) + g])  # fmt: skip
+            gen = gens[c * len(gain_list) + g]
+            cell, traj = _driven_networks(kind, hidden_size, gain, forget_bias, seeds,
+                                          burn_in + steps, gen)  # fmt: skip
             views = {"full": cell, "h_only": cell.h_only()} if kind == "lstm" else {"full": cell}
             for analysis, view in views.items():
                 result = lyap.along(view, traj, burn_in=burn_in, rng=0)
@@ -246,8 +247,8 @@ def _memory_numbers(data: pd.DataFrame) -> dict:
 @register(
     "memory_timescale",
     caption=(
-        "Memory time scale of driven LSTM networks (N = {n}, orthogonal gate blocks at gain "
-        "{gain:g}, Gaussian inputs; {seeds} networks per point, {steps} steps after a burn-in "
+        "Memory time scale of driven LSTM networks (N = {hidden_size}, orthogonal gate blocks at "
+        "gain {gain:g}, Gaussian inputs; {seeds} networks per point, {steps} steps after a burn-in "
         "of {burn_in}): left, the top full-state Lyapunov exponent λ₁ against the forget-gate "
         "bias b (mean and ±1 s.d. over networks), beside ln σ(b), the exact exponent of an LSTM "
         "whose weights are zero, and ln f̄ (the mean forget gate along the run); right, the "
@@ -259,7 +260,7 @@ def _memory_numbers(data: pd.DataFrame) -> dict:
         "about T_max steps: {chrono}."
     ),
     quick={
-        "n": 8,
+        "hidden_size": 8,
         "steps": 300,
         "burn_in": 100,
         "seeds": 2,
@@ -269,7 +270,7 @@ def _memory_numbers(data: pd.DataFrame) -> dict:
     numbers=_memory_numbers,
 )
 def memory_timescale(
-    *, n=32, steps=4000, burn_in=500, seeds=4, gain=1.0,
+    *, hidden_size=32, steps=4000, burn_in=500, seeds=4, gain=1.0,
     forget_biases=(-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0), t_max=(10, 100), rng=4,
 ) -> tuple[Figure, pd.DataFrame]:  # fmt: skip
     """Top exponent and memory time scale of LSTMs against the forget bias, chrono marked.
@@ -289,11 +290,11 @@ def memory_timescale(
     rows = []
     settings = [("forget bias", b, None) for b in biases] + [("chrono", 0.0, t) for t in horizons]
     for (kind, bias, horizon), gen in zip(settings, gens):
-        cell, traj = _driven_networks("lstm", n, gain, bias, seeds, burn_in + steps, gen,
+        cell, traj = _driven_networks("lstm", hidden_size, gain, bias, seeds, burn_in + steps, gen,
                                       chrono=horizon)  # fmt: skip
         result = lyap.along(cell, traj, k=1, burn_in=burn_in, rng=0)
         mean_f = cell.step_summary(traj)["mean_f"][burn_in:].mean(axis=0)
-        b_f = cell.b[:, n : 2 * n].mean(axis=1)  # rows i, f, g, o
+        b_f = cell.b[:, hidden_size : 2 * hidden_size].mean(axis=1)  # rows i, f, g, o
         rows.append(pd.DataFrame({
             "init": kind, "forget_bias": b_f, "t_max": np.nan if horizon is None else horizon,
             "network": np.arange(seeds), "exponent": result.exponents[:, 0],

@@ -60,12 +60,12 @@ def _grid(task, lengths, hidden, updates, batch, lr, seeds, value_c, global_c, r
         for activation in dict.fromkeys(a for _, a in COMBINATIONS):
             inits = [i for i, a in COMBINATIONS if a == activation]
             frame, record = _train.compare(
-                task, inits=inits, rules=rules, T=list(lengths), seeds=seeds, hidden=hidden,
+                task, inits=inits, rules=rules, T=list(lengths), seeds=seeds, hidden_size=hidden,
                 updates=updates, batch=batch, lr=lr, activation=activation, rng=rng,
-                return_steps=True, executor=pool,
+                return_updates=True, executor=pool,
             )  # fmt: skip
             runs.append(frame)
-            steps.append(record[["init", "rule", "T", "seed", "step", "loss"]].assign(
+            steps.append(record[["init", "rule", "T", "seed", "update", "loss"]].assign(
                 activation=activation))  # fmt: skip
     finally:
         if pool is not None:
@@ -137,7 +137,7 @@ def _learnability_numbers(data: pd.DataFrame) -> dict:
 @register(
     "learnability",
     caption=(
-        "What it takes to learn at length T. Elman networks of N = {hidden} units trained by "
+        "What it takes to learn at length T. Elman networks of N = {hidden_size} units trained by "
         "Adam (lr = {lr:g}, {updates} updates of batches of {batch}) on the adding task (top) "
         "and the copy task recalling {copy_symbols} symbols after a delay T (bottom); a "
         "run solves the task when its loss on a held-out batch "
@@ -154,7 +154,7 @@ def _learnability_numbers(data: pd.DataFrame) -> dict:
     quick={
         "adding_T": (4, 8),
         "copy_T": (2,),
-        "hidden": 6,
+        "hidden_size": 6,
         "updates": 30,
         "seeds": 2,
         "workers": 1,
@@ -162,7 +162,7 @@ def _learnability_numbers(data: pd.DataFrame) -> dict:
     numbers=_learnability_numbers,
 )
 def learnability(
-    *, adding_T=(10, 20, 40, 80), copy_T=(5, 10, 20, 40), copy_symbols=2, hidden=32,
+    *, adding_T=(10, 20, 40, 80), copy_T=(5, 10, 20, 40), copy_symbols=2, hidden_size=32,
     updates=4000, batch=32, lr=2e-3, seeds=4, value_c=0.1, global_c=1.0, rng=0, workers=2,
 ):  # fmt: skip
     """Fraction of seeds that solve the adding and copy tasks against T, per start × clipping.
@@ -193,7 +193,7 @@ def learnability(
         ``clipped_fraction`` (mean over seeds, of updates), ``diverged`` (how many),
         ``target_loss``, ``updates_to_solve`` (median over the solving seeds).
     """
-    settings = (hidden, updates, batch, lr, seeds, float(value_c), float(global_c), rng,
+    settings = (hidden_size, updates, batch, lr, seeds, float(value_c), float(global_c), rng,
                 as_int(workers, "workers", minimum=1))  # fmt: skip
     copy = "copy" if int(copy_symbols) == 10 else f"copy:{as_int(copy_symbols, 'copy_symbols')}"
     frames = [_summary(_grid(name, tuple(lengths), *settings)[0], task)
@@ -262,16 +262,23 @@ def _curve_numbers(data: pd.DataFrame) -> dict:
     "long_sequence_curves",
     caption=(
         "Initialisation and clipping together on the adding task at T = {T_long}, {why}: "
-        "orthogonal or Gaussian W_hh (tanh, N = {hidden}), with or without global-norm "
+        "orthogonal or Gaussian W_hh (tanh, N = {hidden_size}), with or without global-norm "
         "clipping at c = {global_c:g}, Adam (lr = {lr:g}). Training loss (running mean over "
         "{window} updates), median and 10–90 % band over {seeds} seeds; dotted: the memoryless "
         "baseline 1/6. {outcomes}."
     ),
-    quick={"adding_T": (4, 8), "hidden": 6, "updates": 30, "seeds": 2, "window": 5, "workers": 1},
+    quick={
+        "adding_T": (4, 8),
+        "hidden_size": 6,
+        "updates": 30,
+        "seeds": 2,
+        "window": 5,
+        "workers": 1,
+    },
     numbers=_curve_numbers,
 )
 def long_sequence_curves(
-    *, adding_T=(10, 20, 40, 80), hidden=32, updates=4000, batch=32, lr=2e-3, seeds=4,
+    *, adding_T=(10, 20, 40, 80), hidden_size=32, updates=4000, batch=32, lr=2e-3, seeds=4,
     value_c=0.1, global_c=1.0, rng=0, window=50, workers=2,
 ):  # fmt: skip
     """Loss curves of orthogonal/Gaussian × clipped/unclipped at the longest learnable T.
@@ -292,7 +299,7 @@ def long_sequence_curves(
         seeds of the running mean), ``loss_low``, ``loss_high`` (10 % and 90 %), ``seeds``,
         ``solved`` (seeds solved), ``final_loss`` (median held-out loss).
     """
-    settings = (hidden, updates, batch, lr, seeds, float(value_c), float(global_c), rng,
+    settings = (hidden_size, updates, batch, lr, seeds, float(value_c), float(global_c), rng,
                 as_int(workers, "workers", minimum=1))  # fmt: skip
     runs, steps = _grid("adding", tuple(adding_T), *settings)
     rules = ("none", "global")
@@ -308,9 +315,9 @@ def long_sequence_curves(
              for i in _CURVE_STARTS for r in rules}  # fmt: skip
     curves["combination"] = [combo[i, r] for i, r in zip(curves["init"], curves["rule"])]
     stride = max(1, int(updates) // 400)  # about 400 points a curve: the CSV stays small
-    last = curves["step"].max()
-    curves = curves[(curves["step"] % stride == 0) | (curves["step"] == last)]
-    data = median_band(curves, ["combination", "init", "rule", "step"], "loss")
+    last = curves["update"].max()
+    curves = curves[(curves["update"] % stride == 0) | (curves["update"] == last)]
+    data = median_band(curves, ["combination", "init", "rule", "update"], "loss")
     outcome = (
         chosen.groupby(["init", "rule"])
         .agg(solved=("solved", "sum"), final_loss=("final_loss", "median"))

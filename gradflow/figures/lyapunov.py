@@ -38,8 +38,8 @@ LOG_RADIUS = "ln ρ(W) of each draw"
     "lyapunov_spectra",
     caption=(
         "Lyapunov spectra λ_i (nats per step) against the normalised index i/N of random tanh "
-        "networks h_t = tanh(W h_(t−1)) with N = {n} and Gaussian W, entries N(0, g²/N), one "
-        "network per gain, along an input-free trajectory from h_0 ~ N(0, I): {steps} steps "
+        "networks h_t = tanh(W h_(t−1)) with N = {hidden_size} and Gaussian W, entries N(0, g²/N), "
+        "one network per gain, along an input-free trajectory from h_0 ~ N(0, I): {steps} steps "
         "averaged after a burn-in of {burn_in} (bands: ±2 batch-means standard errors, mostly "
         "thinner than the lines); right, the top quarter enlarged. Dashed: Newman's exact "
         "spectrum for products of independent Gaussian matrices with the same entry variance "
@@ -54,11 +54,11 @@ LOG_RADIUS = "ln ρ(W) of each draw"
         "against Newman's 0.40, 0.69 and 1.10, and the last ones fall to −4.3, −9.5 and −14.5 "
         "(Newman: −3.0, −2.7 and −2.3)."
     ),
-    quick={"n": 48, "steps": 300, "burn_in": 100},
+    quick={"hidden_size": 48, "steps": 300, "burn_in": 100},
 )
 def lyapunov_spectra(
     *,
-    n: int = 256,
+    hidden_size: int = 256,
     gains=(0.5, 1.0, 1.5, 2.0, 3.0),
     steps: int = 1000,
     burn_in: int = 200,
@@ -69,7 +69,7 @@ def lyapunov_spectra(
 
     Parameters
     ----------
-    n : int, default 256
+    hidden_size : int, default 256
         Hidden units N.
     gains : sequence of float, default (0.5, 1, 1.5, 2, 3)
         Gains g; one Gaussian W with entries N(0, g²/N) each.
@@ -89,7 +89,7 @@ def lyapunov_spectra(
         ``curve, gain, n, index, exponent, stderr``: ``curve`` is ``"simulated"`` (the tanh
         network) or Newman's reference (stderr NaN); ``index`` is 1-based.
     """
-    n = as_int(n, "n", minimum=2)
+    n = as_int(hidden_size, "hidden_size", minimum=2)
     gains = as_floats(gains, "gains", what="gain", positive=True)
     steps = as_int(steps, "steps", minimum=2)
     burn_in = as_int(burn_in, "burn_in", minimum=0)
@@ -98,7 +98,7 @@ def lyapunov_spectra(
     W = np.stack([init.gaussian(n, gain=g, rng=gen) for g, gen in zip(gains, streams)])
     cell = Elman(W, activation="tanh")
     traj = cell.run(burn_in + steps, h0=start.standard_normal((len(gains), n)))
-    result = lyap.along(cell, traj, k, burn_in=burn_in)
+    result = lyap.along(cell, traj, k, burn_in=burn_in, rng=0)
     sims = result.to_frame()
     sims.insert(0, "gain", np.asarray(gains)[sims.pop("network").to_numpy()])
     sims.insert(0, "curve", SIMULATED)
@@ -115,8 +115,8 @@ def lyapunov_spectra(
         for g in gains
     ]
     data = pd.concat([sims, *newman], ignore_index=True)
-    data.insert(2, "n", n)
-    data = data[["curve", "gain", "n", "index", "exponent", "stderr"]]
+    data.insert(2, "hidden_size", n)
+    data = data[["curve", "gain", "hidden_size", "index", "exponent", "stderr"]]
 
     # Colour-blind palette, reordered so that orange and vermilion are not neighbouring gains.
     cycle = list(_palette(range(10)).values())
@@ -164,8 +164,8 @@ def _gain_grid(gain_min, gain_max, n_gains) -> np.ndarray:
     "phase_diagram",
     caption=(
         "Top Lyapunov exponent λ_1 (nats per step) against the gain g for Elman networks "
-        "h_t = φ(W h_(t−1)) with Gaussian W, entries N(0, g²/N), N = {n}: markers and bands "
-        "are the mean ± one standard deviation over {seeds} draws of W at each of {n_gains} "
+        "h_t = φ(W h_(t−1)) with Gaussian W, entries N(0, g²/N), N = {hidden_size}: markers and "
+        "bands are the mean ± one standard deviation over {seeds} draws of W at each of {n_gains} "
         "gains from {gain_min:g} to {gain_max:g} ({steps} steps after a burn-in of {burn_in}; "
         "tanh from h_0 ~ N(0, I), linear from h_0 = 0, where the Jacobian is W itself). "
         "Lines: the mean-field exponent of the infinitely wide tanh network (Poole et al. "
@@ -179,11 +179,11 @@ def _gain_grid(gain_min, gain_max, n_gains) -> np.ndarray:
         "above the edge (g ≤ 1.26) the finite network stays within 0.01 of λ_1 = 0, below "
         "the mean-field 0.007–0.025."
     ),
-    quick={"n": 48, "seeds": 3, "n_gains": 9, "steps": 300, "burn_in": 100},
+    quick={"hidden_size": 48, "seeds": 3, "n_gains": 9, "steps": 300, "burn_in": 100},
 )
 def phase_diagram(
     *,
-    n: int = 256,
+    hidden_size: int = 256,
     seeds: int = 8,
     gain_min: float = 0.25,
     gain_max: float = 4.0,
@@ -197,7 +197,7 @@ def phase_diagram(
 
     Parameters
     ----------
-    n : int, default 256
+    hidden_size : int, default 256
         Hidden units N.
     seeds : int, default 8
         Random matrices W per gain (run together as one batched cell).
@@ -223,7 +223,7 @@ def phase_diagram(
         draw"`` (one row per W, drawn in the linear colour), and the theory curves
         ``"mean-field (tanh)"`` and ``"ln g"`` on a fine grid (seed and stderr NaN).
     """
-    n = as_int(n, "n", minimum=2)
+    n = as_int(hidden_size, "hidden_size", minimum=2)
     seeds = as_int(seeds, "seeds", minimum=1)
     steps = as_int(steps, "steps", minimum=2)
     burn_in = as_int(burn_in, "burn_in", minimum=0)
@@ -236,7 +236,8 @@ def phase_diagram(
         for name in names:
             cell = Elman(W, activation=name)
             start = np.zeros((seeds, n)) if name == "linear" else h0
-            result = lyap.along(cell, cell.run(burn_in + steps, h0=start), 1, burn_in=burn_in)
+            result = lyap.along(cell, cell.run(burn_in + steps, h0=start), 1, burn_in=burn_in,
+                                rng=0)
             rows.append(
                 pd.DataFrame(
                     {

@@ -29,22 +29,22 @@ __all__ = ["product_spectra"]
     caption=(
         "Singular values σ of the Jacobian ∂h_L/∂h_0 = J_L ⋯ J_1 of L steps for the depths "
         "L in {depths}: histograms of log10 σ, one ridge per depth, each scaled to its peak and "
-        "labelled with the width of its central 80 %. Elman networks with N = {n} at gain "
-        "g = {gain:g}, the edge of chaos, with orthogonal (left) or Gaussian (right) W, linear "
-        "(top) or tanh (bottom), from h_0 ~ N(0, I); the {n} singular values of each of {seeds} "
-        "draws of W are pooled; dotted: σ = 1. Orthogonal linear products keep every singular "
-        "value at 1 to 1e-14 (dynamical isometry). Gaussian products spread roughly in "
-        "proportion to the depth (central 80 %: 1.0, 2.7, 8.4 and 31 decades at L = 1, 4, 16 "
+        "labelled with the width of its central 80 %. Elman networks with N = {hidden_size} at "
+        "gain g = {gain:g}, the edge of chaos, with orthogonal (left) or Gaussian (right) W, "
+        "linear (top) or tanh (bottom), from h_0 ~ N(0, I); the {hidden_size} singular values of "
+        "each of {seeds} draws of W are pooled; dotted: σ = 1. Orthogonal linear products keep "
+        "every singular value at 1 to 1e-14 (dynamical isometry). Gaussian products spread roughly "
+        "in proportion to the depth (central 80 %: 1.0, 2.7, 8.4 and 31 decades at L = 1, 4, 16 "
         "and 64), down to 1e-80 at L = 64 with a few values above 1. With tanh, orthogonal W "
         "keeps all σ ≤ 1 and the spectrum within about 4 decades (central 80 %: at most 1.3 "
         "decades), while Gaussian W spreads as widely as in the linear case (Pennington, "
         "Schoenholz & Ganguli 2017)."
     ),
-    quick={"n": 48, "seeds": 2},
+    quick={"hidden_size": 48, "seeds": 2},
 )
 def product_spectra(
     *,
-    n: int = 256,
+    hidden_size: int = 256,
     seeds: int = 4,
     depths=(1, 4, 16, 64),
     gain: float = 1.0,
@@ -56,7 +56,7 @@ def product_spectra(
 
     Parameters
     ----------
-    n : int, default 256
+    hidden_size : int, default 256
         Hidden units N.
     seeds : int, default 4
         Draws of W per initialiser (one batched cell); their spectra are pooled.
@@ -78,7 +78,7 @@ def product_spectra(
         One row per singular value: ``activation, init, depth, seed, index, log_sv``
         (natural log) and ``log10_sv`` (what is plotted); ``index`` 0-based, descending σ.
     """
-    n = as_int(n, "n", minimum=2)
+    n = as_int(hidden_size, "hidden_size", minimum=2)
     seeds = as_int(seeds, "seeds", minimum=1)
     depth_list = sorted({as_int(d, "depths", minimum=1) for d in np.atleast_1d(depths).tolist()})
     gain = as_float(gain, "gain", positive=True)

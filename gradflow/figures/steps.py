@@ -33,7 +33,7 @@ _GATE_WEIGHT, _FORGET_BIAS = 3.0, 1.0
 _CAPTION = (
     "Spectral radius ρ(J_t) (solid) and largest singular value σ_max(J_t) (dashed) of the "
     "one-step Jacobian of the full state, J_t = ∂s_t/∂s_(t−1), at every step of one run of an "
-    "Elman (tanh), an LSTM and a GRU network of n = {n} units (T = {steps} steps), their "
+    "Elman (tanh), an LSTM and a GRU network of N = {hidden_size} units (T = {steps} steps), their "
     "recurrent weight blocks Gaussian with gain g = {gain:g} (entries N(0, g²/n)); dotted: "
     "ρ(W_hh) for Elman, ρ of each gate block for LSTM and GRU. Below: the mean over units of "
     "φ'(a_t), of the forget gates f_t and of the update gates z_t. The state starts at 10⁻³; "
@@ -115,18 +115,18 @@ def caption_numbers(data: pd.DataFrame) -> dict:
 @register(
     "step_spectra",
     caption=_CAPTION + _FINDINGS,
-    quick={"n": 24, "steps": 80, "period": 40},
+    quick={"hidden_size": 24, "steps": 80, "period": 40},
     numbers=caption_numbers,
 )
 def step_spectra(
-    *, n: int = 64, steps: int = 200, gain: float = 1.5, drive: float = 3.0, period: int = 80,
-    rng=0,
+    *, hidden_size: int = 64, steps: int = 200, gain: float = 1.5, drive: float = 3.0,
+    period: int = 80, rng=0,
 ):  # fmt: skip
     """ρ(J_t) and σ_max(J_t) against t for Elman, LSTM and GRU, with the gates that set them.
 
     Parameters
     ----------
-    n : int, default 64
+    hidden_size : int, default 64
         Hidden units of every cell (the LSTM's state has 2n).
     steps : int, default 200
         Time steps T.
@@ -147,7 +147,7 @@ def step_spectra(
         step-summary column drawn below) and ``gate_mean``; ``layer`` "reference": one row
         per (cell, recurrent block) with ``block`` and ``block_rho``.
     """
-    n, steps = as_int(n, "n", minimum=2), as_int(steps, "steps", minimum=4)
+    n, steps = as_int(hidden_size, "hidden_size", minimum=2), as_int(steps, "steps", minimum=4)
     gain, drive = as_float(gain, "gain", positive=True), as_float(drive, "drive", nonnegative=True)
     period = as_int(period, "period", minimum=2)
     gen_inputs, gen_cells, gen_spectra = spawn_generators(rng, 3)
@@ -231,6 +231,6 @@ def _draw(data, *, n, steps, gain) -> Figure:
     fig.legend(handles, names, loc="outside lower center", ncols=3)
     fig.suptitle(
         f"Spectra of the one-step Jacobian $J_t = \\partial s_t/\\partial s_{{t-1}}$ along one "
-        f"run (n = {n}, T = {steps}, Gaussian blocks, g = {gain:g})"
+        f"run (N = {n}, T = {steps}, Gaussian blocks, g = {gain:g})"
     )
     return _freeze_layout(fig)

@@ -127,7 +127,7 @@ def _legends(fig, axes, init_labels) -> None:
     "growth_rates",
     caption=(
         "Growth rate of the gradient norm per step against the gain g for linear (left) and "
-        "tanh (right) Elman networks of n = {n} units run for T = {steps} steps without "
+        "tanh (right) Elman networks of N = {hidden_size} units run for T = {steps} steps without "
         "inputs. Each draw's rate is the least-squares slope of ln‖∂⟨v, h_T⟩/∂h_(T−lag)‖ "
         "over the lags T/2 to T; points are the mean over {seeds} random draws of W and v "
         "with a 95 % confidence interval, one colour and marker per initialiser. Lines: "
@@ -143,11 +143,11 @@ def _legends(fig, axes, init_labels) -> None:
         "at g = 3, below the panel): each unit settles at a saturated fixed point "
         "x* = tanh(g x*), where g(1 − x*²) < 1."
     ),
-    quick={"n": 24, "steps": 40, "seeds": 4, "gains": (0.5, 1.0, 2.0)},
+    quick={"hidden_size": 24, "steps": 40, "seeds": 4, "gains": (0.5, 1.0, 2.0)},
 )
 def growth_rates(
     *,
-    n: int = 128,
+    hidden_size: int = 128,
     steps: int = 200,
     seeds: int = 16,
     gains=_GAINS,
@@ -159,7 +159,7 @@ def growth_rates(
 
     Parameters
     ----------
-    n : int, default 128
+    hidden_size : int, default 128
         Hidden units.
     steps : int, default 200
         Sequence length T; each draw's rate is the slope of its log gradient norm over the
@@ -185,7 +185,7 @@ def growth_rates(
         curves drawn (``curve`` a key of :data:`CURVE_LABELS`; ``init`` empty for the ones
         drawn in black).
     """
-    n = as_int(n, "n", minimum=1)
+    n = as_int(hidden_size, "hidden_size", minimum=1)
     steps = as_int(steps, "steps", minimum=2)
     gain_list = as_floats(gains, "gains", what="gain", positive=True)
     activations = as_choices(activations, "activations", ACTIVATIONS, what="activation")
@@ -195,7 +195,7 @@ def growth_rates(
     for activation in activations:
         df = simulate.gradient_growth(
             names, gain_list, n=n, steps=steps, seeds=seeds, activation=activation,
-            rng=rng, progress=False, spectra=activation == "linear",
+            rng=rng, progress=False, spectral=activation == "linear",
         )  # fmt: skip
         rates = simulate.growth_rates(df)
         frames.append(rates.assign(layer="simulation", curve="simulation"))
@@ -234,7 +234,7 @@ def growth_rates(
     _legends(fig, axes, list(labels.values()))
     fig.suptitle(
         f"Growth rate of the gradient norm per step: mean and 95 % CI over {seeds} draws "
-        f"(n = {n}, fit over lags {steps // 2}–{steps})"
+        f"(N = {n}, fit over lags {steps // 2}–{steps})"
     )
     return fig, data
 
@@ -243,9 +243,9 @@ def growth_rates(
     "spectral_gap",
     caption=(
         "Spectral radius ρ(W) (solid, circles) and largest singular value σ_max(W) (dashed, "
-        "squares) of {n} × {n} recurrent matrices against the gain g: median and 10–90 % "
-        "band over {seeds} draws per initialiser and gain, with the grey reference lines g "
-        "(dotted) and 2g (dash-dot). The horizontal line is Pascanu et al.'s threshold "
+        "squares) of {hidden_size} × {hidden_size} recurrent matrices against the gain g: median "
+        "and 10–90 % band over {seeds} draws per initialiser and gain, with the grey reference "
+        "lines g (dotted) and 2g (dash-dot). The horizontal line is Pascanu et al.'s threshold "
         "σ_max = 1/γ = 1 for tanh: below it (shaded) vanishing gradients are guaranteed. "
         "Orthogonal and identity W are normal matrices, ρ = σ_max = g exactly. For "
         "Gaussian and Glorot-uniform W the spectral radius follows the circular law, ρ ≈ g "
@@ -255,15 +255,15 @@ def growth_rates(
         "about 2. PyTorch's uniform default has ρ ≈ g/√3 and σ_max ≈ 2g/√3 (medians 0.60 g "
         "and 1.13 g)."
     ),
-    quick={"n": 32, "seeds": 4, "gains": (0.5, 1.0, 2.0)},
+    quick={"hidden_size": 32, "seeds": 4, "gains": (0.5, 1.0, 2.0)},
 )
-def spectral_gap(*, n: int = 128, seeds: int = 16, gains=_GAP_GAINS, inits=None, rng=3):
+def spectral_gap(*, hidden_size: int = 128, seeds: int = 16, gains=_GAP_GAINS, inits=None, rng=3):
     """Spectral radius and largest singular value of W against the gain, one panel per
     initialiser.
 
     Parameters
     ----------
-    n : int, default 128
+    hidden_size : int, default 128
         Matrix size.
     seeds : int, default 16
         Random matrices per (initialiser, gain).
@@ -280,7 +280,7 @@ def spectral_gap(*, n: int = 128, seeds: int = 16, gains=_GAP_GAINS, inits=None,
     data : pandas.DataFrame
         One row per matrix: ``init, gain, n, seed, spectral_radius, sigma_max``.
     """
-    n = as_int(n, "n", minimum=1)
+    n = as_int(hidden_size, "hidden_size", minimum=1)
     seeds = as_int(seeds, "seeds", minimum=1)
     gain_list = as_floats(gains, "gains", what="gain", positive=True)
     names = _inits(inits)
@@ -293,7 +293,7 @@ def spectral_gap(*, n: int = 128, seeds: int = 16, gains=_GAP_GAINS, inits=None,
                 {
                     "init": name,
                     "gain": gain,
-                    "n": n,
+                    "hidden_size": n,
                     "seed": np.arange(seeds),
                     "spectral_radius": np.atleast_1d(spectral.spectral_radius(W)),
                     "sigma_max": np.atleast_1d(spectral.spectral_norm(W)),
@@ -325,6 +325,6 @@ def spectral_gap(*, n: int = 128, seeds: int = 16, gains=_GAP_GAINS, inits=None,
     figure_legend(fig, axes, ncols=4)
     fig.suptitle(
         f"Spectral radius and largest singular value of W: median and 10–90 % band over "
-        f"{seeds} draws (n = {n})"
+        f"{seeds} draws (N = {n})"
     )
     return fig, data

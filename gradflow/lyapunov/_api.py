@@ -44,7 +44,7 @@ def spectrum(
     local_steps=None,
     local=False,
     n_batches=None,
-    rng=0,
+    rng=None,
 ) -> LyapunovSpectrum:
     r"""The k largest Lyapunov exponents of a product of Jacobians (Benettin's QR method).
 
@@ -70,8 +70,9 @@ def spectrum(
         Keep the local exponents (memory O(T/local_steps · k)).
     n_batches : int, optional
         Batches for the standard error (default about :math:`\sqrt{T}`).
-    rng : int, Generator or None, default 0
-        Draws the Haar-random initial frame (fixed by default, so results are reproducible).
+    rng : int, Generator or None, default None
+        Draws the Haar-random initial frame; an int makes the result reproducible (the
+        asymptotic exponents do not depend on the frame, the finite-sample ones a little).
 
     Returns
     -------
@@ -178,7 +179,7 @@ def along(
     local_steps=None,
     local=False,
     n_batches=None,
-    rng=0,
+    rng=None,
 ) -> LyapunovSpectrum:
     r"""Lyapunov exponents along a cell's trajectory, without forming dense Jacobians.
 
@@ -243,7 +244,7 @@ def along(
 
 
 def finite_time(
-    cell, traj, window, k=1, *, burn_in=0, adjoint=False, reortho="adaptive", rng=0
+    cell, traj, window, k=1, *, burn_in=0, adjoint=False, reortho="adaptive", rng=None
 ) -> pd.DataFrame:
     r"""Finite-time Lyapunov exponents over consecutive windows of ``window`` steps.
 

@@ -247,7 +247,7 @@ def _result(sums, steps, n_steps, burn_in, n_fact, keep_local, n_batches):
     return LyapunovSpectrum(
         exponents=np.take_along_axis(mean, order, -1),
         stderr=np.take_along_axis(stderr, order, -1),
-        n_steps=int(n_steps),
+        steps=int(n_steps),
         burn_in=burn_in,
         local=local,
         local_steps=steps if keep_local else None,

@@ -133,8 +133,8 @@ class LyapunovSpectrum:
         Nats per step, descending; -inf where the product became exactly zero.
     stderr : ndarray, shape (k,) or (B, k)
         Batch-means standard errors (see :func:`batch_means`).
-    n_steps : int
-        Steps averaged over (after ``burn_in``).
+    steps : int
+        Steps averaged over (after ``burn_in``); ``n_steps`` is its older alias.
     burn_in : int
         Transient steps discarded first.
     local : ndarray, shape (n_intervals, [B,] k), or None
@@ -147,11 +147,16 @@ class LyapunovSpectrum:
 
     exponents: np.ndarray
     stderr: np.ndarray
-    n_steps: int
+    steps: int
     burn_in: int = 0
     local: np.ndarray | None = None
     local_steps: np.ndarray | None = None
     n_factorizations: int = 0
+
+    @property
+    def n_steps(self) -> int:
+        """Older alias of :attr:`steps`."""
+        return self.steps
 
     @property
     def kaplan_yorke_dimension(self):

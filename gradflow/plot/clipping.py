@@ -93,7 +93,7 @@ def _summary(data, x, y, hue, hue_order, palette, labels, ax, first_only, log, k
 
 def parameter_paths(
     data, *, ax=None, x="pc1", y="pc2", hue="label", hue_order=None, palette=None, labels=None,
-    explained=None, order="step", marker=".", start=True, end=True, legend=True, **kwargs,
+    explained=None, order="update", marker=".", start=True, end=True, legend=True, **kwargs,
 ):  # fmt: skip
     """Draw parameter paths projected on two principal axes, one line per run.
 
@@ -128,7 +128,7 @@ def parameter_paths(
     Examples
     --------
     >>> import matplotlib.pyplot as plt, pandas as pd
-    >>> frame = pd.DataFrame({"label": ["a", "a", "b", "b"], "step": [0, 1, 0, 1],
+    >>> frame = pd.DataFrame({"label": ["a", "a", "b", "b"], "update": [0, 1, 0, 1],
     ...                       "pc1": [0.0, 1.0, 0.0, -1.0], "pc2": [0.0, 0.5, 0.0, 0.2]})
     >>> ax = parameter_paths(frame, explained=(0.9, 0.1), ax=plt.figure().subplots())
     >>> ax.get_xlabel()
@@ -147,7 +147,7 @@ def parameter_paths(
 
 
 def training_curves(
-    data, *, ax=None, x="step", y="loss", hue="rule", hue_order=None, palette=None,
+    data, *, ax=None, x="update", y="loss", hue="rule", hue_order=None, palette=None,
     labels=None, log=False, estimator="median", errorbar=("pi", 80), reference=None,
     reference_label=None, legend=True, **kwargs,
 ):  # fmt: skip
@@ -160,7 +160,7 @@ def training_curves(
         or the steps frame of :func:`gradflow.train.compare_clipping`. Several rows per
         (hue, x), such as several seeds, are summarised by ``estimator`` with a band.
     ax : matplotlib.axes.Axes, optional
-    x, y : str, default "step", "loss"
+    x, y : str, default "update", "loss"
     hue : str or None, default "rule"
     hue_order, palette, labels
         As in :func:`trajectories`.
@@ -185,7 +185,7 @@ def training_curves(
     Examples
     --------
     >>> import matplotlib.pyplot as plt, pandas as pd
-    >>> frame = pd.DataFrame({"rule": ["none"] * 3 + ["global:1"] * 3, "step": [0, 1, 2] * 2,
+    >>> frame = pd.DataFrame({"rule": ["none"] * 3 + ["global:1"] * 3, "update": [0, 1, 2] * 2,
     ...                       "loss": [1.0, 10.0, float("inf"), 1.0, 0.5, 0.4]})
     >>> ax = training_curves(frame, log=True, ax=plt.figure().subplots())
     >>> ax.get_yscale(), [line.get_gid() for line in ax.lines][0]

@@ -128,7 +128,7 @@ def landscape(
 
 def trajectories(
     data, *, ax=None, x="w", y="b", hue="rule", hue_order=None, palette=None, labels=None,
-    order="step", marker="o", start=True, end=False, legend=True, **kwargs,
+    order="update", marker="o", start=True, end=False, legend=True, **kwargs,
 ):  # fmt: skip
     """Draw paths in a plane, one line with markers per hue level, the start marked.
 
@@ -146,7 +146,7 @@ def trajectories(
         Colours (default: the colour-blind-safe palette).
     labels : dict, optional
         Display names of the hue levels.
-    order : str or None, default "step"
+    order : str or None, default "update"
         Column that orders the points along a path.
     marker : str, default "o"
     start, end : bool, default True, False
@@ -165,7 +165,7 @@ def trajectories(
     --------
     >>> import matplotlib.pyplot as plt
     >>> from gradflow.landscape import trajectories as descend
-    >>> ax = trajectories(descend(n_steps=3), ax=plt.figure().subplots())
+    >>> ax = trajectories(descend(updates=3), ax=plt.figure().subplots())
     >>> [line.get_label() for line in ax.lines]
     ['none', 'value:1', 'global:1', 'start']
     """

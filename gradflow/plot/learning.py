@@ -113,7 +113,7 @@ def solved_against_length(
 
 
 def loss_bands(
-    data, *, ax=None, x="step", y="loss", band=("loss_low", "loss_high"), hue="combination",
+    data, *, ax=None, x="update", y="loss", band=("loss_low", "loss_high"), hue="combination",
     hue_order=None, palette=None, labels=None, dashes=None, log=True, reference=None,
     reference_label=None, legend=True, alpha=0.18, **kwargs,
 ):  # fmt: skip
@@ -124,7 +124,7 @@ def loss_bands(
     data : pandas.DataFrame
         One row per (hue, x): the median ``y`` and the band's edges ``band``.
     ax : matplotlib.axes.Axes, optional
-    x, y : str, default "step", "loss"
+    x, y : str, default "update", "loss"
     band : (str, str), default ("loss_low", "loss_high")
     hue : str, default "combination"
     hue_order, palette, labels
@@ -149,7 +149,7 @@ def loss_bands(
     Examples
     --------
     >>> import matplotlib.pyplot as plt, pandas as pd
-    >>> frame = pd.DataFrame({"combination": ["a"] * 3, "step": [0, 1, 2],
+    >>> frame = pd.DataFrame({"combination": ["a"] * 3, "update": [0, 1, 2],
     ...                       "loss": [1.0, 0.5, 0.2], "loss_low": [0.9, 0.4, 0.1],
     ...                       "loss_high": [1.1, 0.6, 0.3]})
     >>> ax = loss_bands(frame, ax=plt.figure().subplots())

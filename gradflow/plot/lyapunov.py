@@ -57,7 +57,7 @@ def lyapunov_spectrum(
     hue_order=None,
     palette=None,
     labels: Mapping | Callable | None = None,
-    size: str | None = "n",
+    size: str | None = "hidden_size",
     err: str | None = "stderr",
     reference=None,
     reference_label: str = "Newman: i.i.d. Gaussian products",
@@ -84,7 +84,7 @@ def lyapunov_spectrum(
         Colours (default: the colour-blind palette).
     labels : dict or callable, optional
         Display names of the hue levels (default ``"$g$ = 0.5"`` for a gain).
-    size : str or None, default "n"
+    size : str or None, default "hidden_size"
         Column of the dimension N: the x axis is then i/N, so spectra of different sizes
         share one axis. None (or an absent column) plots the raw index.
     err : str or None, default "stderr"
@@ -122,7 +122,7 @@ def lyapunov_spectrum(
     --------
     >>> import numpy as np, pandas as pd
     >>> i = np.arange(1, 9)
-    >>> frame = pd.DataFrame({"gain": 2.0, "n": 8, "index": i,
+    >>> frame = pd.DataFrame({"gain": 2.0, "hidden_size": 8, "index": i,
     ...                       "exponent": np.log(2.0) + 0.5 * np.log1p(-(i - 0.5) / 8)})
     >>> from matplotlib.figure import Figure
     >>> ax = lyapunov_spectrum(frame, ax=Figure().add_subplot(), reference=frame)

@@ -114,7 +114,9 @@ def growth_rates(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence: expected a level in (0, 1), got {confidence:g}")
     first, last = _window(df, lag_window)
-    keys = [c for c in ("cell", "init", "gain", "activation", "n", "drive") if c in df.columns]
+    keys = [
+        c for c in ("cell", "init", "gain", "activation", "hidden_size", "drive") if c in df.columns
+    ]
     window = df.loc[df["lag"].between(first, last), [*keys, "seed", "lag", "log_norm"]].copy()
     window["x"] = window["lag"] - 0.5 * (first + last)
     finite = np.isfinite(window["log_norm"].to_numpy())

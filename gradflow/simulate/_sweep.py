@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .. import init as _init
 from .. import spectral, tasks
 from .._rng import spawn_seeds
-from .._validation import NonFiniteError, as_choice, as_choices, as_floats, as_int
+from .._validation import NonFiniteError, as_choice, as_choices, as_floats, as_int, renamed
 from ..cells import ACTIVATIONS
 from ..cells._factory import GATES, STATE_BLOCKS, build, check_kind, initial_params
 from ..jacobians import log_gradient_norms
@@ -30,7 +30,7 @@ __all__ = ["COLUMNS", "gradient_growth"]
 
 #: Columns of :func:`gradient_growth`'s frame, in order.
 COLUMNS = (
-    "cell", "init", "gain", "activation", "n", "drive", "seed", "lag",
+    "cell", "init", "gain", "activation", "hidden_size", "drive", "seed", "lag",
     "log_norm", "spectral_radius", "sigma_max",
 )  # fmt: skip
 #: Networks of one task run in blocks of at most this many bytes of weights, so a block's
@@ -158,7 +158,7 @@ def gradient_growth(
     inits,
     gains,
     *,
-    n: int,
+    hidden_size: int | None = None,
     steps: int,
     seeds: int,
     activation: str = "tanh",
@@ -169,7 +169,9 @@ def gradient_growth(
     forget_bias: float = 0.0,
     progress: bool = True,
     seeds_per_task: int | None = None,
-    spectra: bool = True,
+    spectral: bool | None = None,
+    n: int | None = None,
+    spectra: bool | None = None,
 ) -> pd.DataFrame:
     r"""Gradient norm against time lag for every initialiser, gain and seed (tidy frame).
 
@@ -179,8 +181,8 @@ def gradient_growth(
         Initialiser names from :func:`gradflow.init.available`.
     gains : float or sequence of float
         Gains g > 0 passed to each initialiser.
-    n : int
-        Hidden size N (>= 1).
+    hidden_size : int
+        Hidden size N (>= 1). ``n`` is its older alias (the contract's name).
     steps : int
         Length T of each run (>= 1); lags run 0..T.
     seeds : int
@@ -210,11 +212,11 @@ def gradient_growth(
         balance few pairs over many workers. Does not change the result.
     forget_bias : float, default 0.0
         Gated cells: added to the LSTM's forget-gate or the GRU's update-gate bias.
-    spectra : bool, default True
+    spectral : bool, default True
         Record each W's spectral radius and σ_max (gated cells: the largest over gate
         blocks; :mod:`gradflow.spectral`; a dense
         eigensolve costs about as much as the whole simulation at N = 128, and more at
-        larger N). False leaves those two columns NaN.
+        larger N). False leaves those two columns NaN. ``spectra`` is its older alias.
 
     Returns
     -------
@@ -244,7 +246,7 @@ def gradient_growth(
 
     Examples
     --------
-    >>> df = gradient_growth(["orthogonal"], [0.5, 2.0], n=4, steps=3, seeds=2,
+    >>> df = gradient_growth(["orthogonal"], [0.5, 2.0], hidden_size=4, steps=3, seeds=2,
     ...                      activation="linear", rng=0, progress=False)
     >>> df.shape
     (16, 11)
@@ -253,7 +255,8 @@ def gradient_growth(
     """
     names = as_choices(inits, "inits", _init.available(), what="initialiser name", distinct=True)
     gain_list = as_floats(gains, "gains", what="gain", positive=True, distinct=True)
-    n = as_int(n, "n", minimum=1)
+    n = as_int(renamed(hidden_size, n, "hidden_size", "n"), "hidden_size", minimum=1)
+    spectral = renamed(spectral, spectra, "spectral", "spectra", default=True)
     steps = as_int(steps, "steps", minimum=1)
     seeds = as_int(seeds, "seeds", minimum=1)
     activation = as_choice(activation, "activation", ACTIVATIONS)
@@ -269,7 +272,7 @@ def gradient_growth(
             "executor: expected None or a concurrent.futures.Executor (a process pool, "
             f"dask Client.get_executor()), got {type(executor).__name__}"
         )
-    for flag, value in (("progress", progress), ("spectra", spectra)):
+    for flag, value in (("progress", progress), ("spectral", spectral)):
         if not isinstance(value, bool):
             raise TypeError(f"{flag}: expected True or False, got {value!r}")
     chunk = seeds if seeds_per_task is None else as_int(seeds_per_task, "seeds_per_task", minimum=1)
@@ -286,7 +289,7 @@ def gradient_growth(
             seq,
             first,
             min(chunk, seeds - first),
-            spectra,
+            spectral,
             kind,
             forget_bias,
         )
@@ -303,7 +306,7 @@ def gradient_growth(
             "init": np.repeat([name for name, _ in pairs], seeds * n_lags),
             "gain": np.repeat(np.array([g for _, g in pairs]), seeds * n_lags),
             "activation": activation,
-            "n": np.full(per_network * n_lags, n, dtype=np.int64),
+            "hidden_size": np.full(per_network * n_lags, n, dtype=np.int64),
             "drive": drive.kind,
             "seed": np.tile(np.repeat(np.arange(seeds, dtype=np.int64), n_lags), len(pairs)),
             "lag": np.tile(np.arange(n_lags, dtype=np.int64), per_network),
@@ -314,7 +317,7 @@ def gradient_growth(
     )
     frame.attrs = {
         "drive": asdict(drive),
-        "n": n,
+        "hidden_size": n,
         "steps": steps,
         "seeds": seeds,
         "activation": activation,

@@ -11,7 +11,7 @@ from .. import clip as _clip
 from .. import init as _init
 from .. import optim as _optim
 from .._rng import spawn_seeds
-from .._validation import NonFiniteError, as_choice, as_int
+from .._validation import NonFiniteError, as_choice, as_int, renamed
 from ._fit_population import fit_population
 from ._model import init_model
 from ._population import Population
@@ -86,7 +86,7 @@ def _run_job(job: _Job):
             "T": job.task.T, "seed": run.seed, "final_loss": final,
             "train_loss": float(np.mean(losses[-window:])), "target_loss": job.target_loss,
             "solved": bool(np.isfinite(final) and final <= job.target_loss),
-            "updates_to_solve": float(mine["step"].iloc[hits[0] + window - 1])
+            "updates_to_solve": float(mine["update"].iloc[hits[0] + window - 1])
             if hits.size else np.nan,
             "max_grad_norm": float(np.nanmax(norms)) if (~np.isnan(norms)).any() else np.nan,
             "clipped_fraction": float(mine["clipped"].mean()),
@@ -169,10 +169,10 @@ def _lengths(T) -> list[int]:
 
 
 def compare(
-    task, *, inits, rules, T, seeds, hidden, updates, batch, optimizer="adam", lr=None,
-    cell="elman", activation="tanh", rng=None, executor=None, thresholds=None, gain=1.0,
-    forget_bias=0.0, target_loss=None, window=20, eval_batch=512, population_size=32,
-    return_steps=False, spectral=False,
+    task, *, inits, rules, T, seeds, hidden_size=None, updates, batch, optimizer="adam",
+    lr=None, cell="elman", activation="tanh", rng=None, executor=None, thresholds=None,
+    gain=1.0, forget_bias=0.0, target_loss=None, window=20, eval_batch=512,
+    population_size=32, return_updates=None, spectral=False, hidden=None, return_steps=None,
 ):  # fmt: skip
     """Train a grid of initialiser × clipping rule × sequence length × seed, as populations.
 
@@ -196,8 +196,9 @@ def compare(
         Sequence lengths.
     seeds : int
         Number of seeds per (init, rule, T).
-    hidden, updates, batch : int
-        Hidden units N, optimiser updates per run, sequences per batch.
+    hidden_size, updates, batch : int
+        Hidden units N (``hidden`` is its older alias, the contract's name), optimiser
+        updates per run, sequences per batch.
     optimizer : str, default "adam"
     lr : float, optional
         Learning rate (default 1e-3 for Adam; required for SGD and momentum).
@@ -225,8 +226,9 @@ def compare(
         Size of the held-out batch of ``final_loss``.
     population_size : int, default 32
         Networks trained together (a population holds about P·T·batch·N states).
-    return_steps : bool, default False
-        Also return every run's per-update record (the columns of :class:`History`).
+    return_updates : bool, default False
+        Also return every run's per-update record (the columns of :class:`History`);
+        ``return_steps`` is its older alias.
     spectral : bool, default False
         Record the spectral radius and σ_max of the recurrent weights at every update.
 
@@ -237,7 +239,8 @@ def compare(
         ``final_loss`` on the held-out batch after training, ``solved`` (``final_loss ≤
         target_loss``), ``updates_to_solve`` (NaN if never), ``max_grad_norm`` (largest raw
         gradient norm), ``clipped_fraction`` (of updates), ``n_skipped``, ``diverged`` (a
-        non-finite loss or parameters), ``status``. With ``return_steps``, ``(runs, steps)``.
+        non-finite loss or parameters), ``status``. With ``return_updates``,
+        ``(runs, records)``.
 
     Notes
     -----
@@ -247,7 +250,7 @@ def compare(
     Examples
     --------
     >>> frame = compare("adding", inits=["orthogonal", "gaussian"], rules=["none", "global:1"],
-    ...                 T=[5, 10], seeds=2, hidden=4, updates=5, batch=4, eval_batch=8, rng=0)
+    ...                 T=[5, 10], seeds=2, hidden_size=4, updates=5, batch=4, eval_batch=8, rng=0)
     >>> len(frame), frame.groupby(["T", "init", "rule"]).size().unique().tolist()
     (16, [2])
     """
@@ -258,7 +261,10 @@ def compare(
     if lr is None and isinstance(optimizer, str):
         lr = _DEFAULT_LR.get(optimizer)
     _optim.get(optimizer, lr)
-    model_kw = {"hidden": hidden, "gain": gain, "activation": activation, "cell": cell,
+    hidden = renamed(hidden_size, hidden, "hidden_size", "hidden")
+    return_steps = bool(renamed(return_updates, return_steps, "return_updates", "return_steps",
+                                default=False))  # fmt: skip
+    model_kw = {"hidden_size": hidden, "gain": gain, "activation": activation, "cell": cell,
                 "forget_bias": forget_bias}  # fmt: skip
     for name in init_names:  # validate once, before any job starts
         init_model(tasks[0], init=name, **model_kw, rng=0)
@@ -286,10 +292,10 @@ def compare(
 
 
 def compare_clipping(
-    task, rules, thresholds=None, seeds=4, *, T=None, hidden=64, init="orthogonal", gain=1.0,
-    activation="tanh", optimizer="adam", lr=1e-3, steps=500, batch=32, target_loss=None,
-    window=10, eval_batch=512, rng=None, executor=None, return_steps=False, cell="elman",
-    forget_bias=0.0,
+    task, rules, thresholds=None, seeds=4, *, T=None, hidden_size=None, init="orthogonal",
+    gain=1.0, activation="tanh", optimizer="adam", lr=1e-3, updates=None, batch=32,
+    target_loss=None, window=10, eval_batch=512, rng=None, executor=None, return_updates=None,
+    cell="elman", forget_bias=0.0, hidden=None, steps=None, return_steps=None,
 ):  # fmt: skip
     """Train from identical starts under each clipping rule and threshold, for several seeds.
 
@@ -305,40 +311,46 @@ def compare_clipping(
     seeds : int
         Number of seeds; seed i gives the same initial model, batches and held-out batch
         under every rule.
-    T, hidden, init, gain, activation, cell, forget_bias
-        Task length and model (see :func:`init_model`).
-    optimizer, lr, steps, batch
-        Training: ``steps`` is the number of updates.
+    T, hidden_size, init, gain, activation, cell, forget_bias
+        Task length and model (see :func:`init_model`); ``hidden_size`` defaults to 64
+        (``hidden`` is its older alias).
+    optimizer, lr, updates, batch
+        Training: ``updates`` (default 500; older alias ``steps``) is the number of updates.
     target_loss, window, eval_batch, rng, executor
         As in :func:`compare` (``window`` defaults to 10 here).
-    return_steps : bool, default False
-        Also return the per-step frames of every run, concatenated (with spectral columns).
+    return_updates : bool, default False
+        Also return the per-update frames of every run, concatenated (with spectral columns);
+        ``return_steps`` is its older alias.
 
     Returns
     -------
     pandas.DataFrame
         One row per (rule, threshold, seed): ``final_loss``, ``train_loss``, ``diverged``,
-        ``steps_to_target`` (:func:`compare`'s ``updates_to_solve``), ``clipped_fraction``
-        (of steps), ``n_skipped``, ``status``. With ``return_steps``: ``(summary, steps)``.
+        ``updates_to_solve`` (as in :func:`compare`), ``clipped_fraction`` (of updates),
+        ``n_skipped``, ``status``. With ``return_updates``: ``(summary, records)``.
 
     Examples
     --------
-    >>> frame = compare_clipping("adding", ["none", "global"], [0.5], seeds=2, T=10, hidden=4,
-    ...                          steps=5, batch=4, eval_batch=8, rng=0)
+    >>> frame = compare_clipping("adding", ["none", "global"], [0.5], seeds=2, T=10,
+    ...                          hidden_size=4, updates=5, batch=4, eval_batch=8, rng=0)
     >>> frame[["rule", "threshold", "seed"]].values.tolist()
     [['none', nan, 0], ['none', nan, 1], ['global', 0.5, 0], ['global', 0.5, 1]]
     """
     spec = make_task(task, T)
+    return_steps = bool(renamed(return_updates, return_steps, "return_updates", "return_steps",
+                                default=False))  # fmt: skip
     result = compare(
         spec, inits=[init], rules=rules, thresholds=thresholds, T=spec.T, seeds=seeds,
-        hidden=hidden, updates=steps, batch=batch, optimizer=optimizer, lr=lr, cell=cell,
+        hidden_size=renamed(hidden_size, hidden, "hidden_size", "hidden", default=64),
+        updates=renamed(updates, steps, "updates", "steps", default=500), batch=batch,
+        optimizer=optimizer, lr=lr, cell=cell,
         activation=activation, gain=gain, forget_bias=forget_bias, target_loss=target_loss,
         window=window, eval_batch=eval_batch, rng=rng, executor=executor,
-        return_steps=return_steps, spectral=return_steps,
+        return_updates=return_steps, spectral=return_steps,
     )  # fmt: skip
     runs, steps_frame = result if return_steps else (result, None)
-    summary = runs.rename(columns={"updates_to_solve": "steps_to_target"})[[
-        "rule", "threshold", "seed", "final_loss", "train_loss", "diverged", "steps_to_target",
+    summary = runs[[
+        "rule", "threshold", "seed", "final_loss", "train_loss", "diverged", "updates_to_solve",
         "clipped_fraction", "n_skipped", "status",
     ]]  # fmt: skip
     if not return_steps:

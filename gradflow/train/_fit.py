@@ -12,15 +12,15 @@ from .. import clip as _clip
 from .. import optim as _optim
 from .. import spectral as _spectral_mod
 from .._rng import as_generator
-from .._validation import NonFiniteError, as_array, as_int
+from .._validation import NonFiniteError, as_array, as_int, renamed
 from ._model import Model
 from ._task import make_task
 
 __all__ = ["COLUMNS", "History", "fit", "pca_path", "project_paths"]
 
 COLUMNS = (
-    "step", "loss", "grad_norm", "grad_norm_clipped", "update_norm", "cosine",
-    "fraction_clipped", "clipped", "nonfinite", "skipped", "spectral_radius", "sigma_max",
+    "update", "loss", "grad_norm", "grad_norm_clipped", "update_norm", "cosine",
+    "entries_clipped", "clipped", "nonfinite", "skipped", "spectral_radius", "sigma_max",
 )  # fmt: skip
 
 
@@ -31,15 +31,18 @@ class History:
     Attributes
     ----------
     frame : pandas.DataFrame
-        One row per recorded step: ``step`` (updates made before it), ``loss`` (on that step's
-        batch, before its update), ``grad_norm`` (raw global norm), ``grad_norm_clipped``,
+        One row per recorded update: ``update`` (updates made before it), ``loss`` (on that
+        update's batch, before it is applied), ``grad_norm`` (raw global norm),
+        ``grad_norm_clipped``,
         ``update_norm`` (global norm of the parameter change; 0 on a skipped step), ``cosine``
-        (raw vs clipped gradient), ``fraction_clipped``, ``clipped``, ``nonfinite`` (gradient
+        (raw vs clipped gradient), ``entries_clipped`` (fraction of gradient entries at the
+        bound), ``clipped``, ``nonfinite`` (gradient
         or loss NaN/inf), ``skipped`` (no update made), ``spectral_radius`` and ``sigma_max`` of
         the recurrent weights before the update (NaN when not computed): of ``W_hh`` for an
         Elman cell, the largest over the gate blocks (``cell.recurrent_blocks``) otherwise.
-    snapshot_steps : ndarray of int, shape (S,)
-        Steps at which parameters were kept (before that step's update; the last is the end).
+    snapshot_updates : ndarray of int, shape (S,)
+        Updates at which parameters were kept (before that update; the last is the end).
+        ``snapshot_steps`` is its older alias.
     snapshots : ndarray, shape (S, P)
         The parameters flattened in the order of ``model.params``, in the model's dtype
         (float32 snapshots of a float32 model hold its parameters exactly).
@@ -48,7 +51,7 @@ class History:
     status : {"completed", "nonfinite_params"}
         ``"nonfinite_params"``: an update made a parameter NaN/inf and the run stopped there.
     path : pandas.DataFrame
-        The snapshots projected on their first two principal components (``step``, ``pc1``,
+        The snapshots projected on their first two principal components (``update``, ``pc1``,
         ``pc2``); see :func:`pca_path`.
     explained_variance : ndarray, shape (2,)
         Fraction of the path's variance along ``pc1`` and ``pc2``.
@@ -59,7 +62,7 @@ class History:
     """
 
     frame: pd.DataFrame
-    snapshot_steps: np.ndarray
+    snapshot_updates: np.ndarray
     snapshots: np.ndarray
     model: Model
     status: str
@@ -67,6 +70,11 @@ class History:
     explained_variance: np.ndarray
     n_skipped: int = 0
     n_nonfinite_loss: int = 0
+
+    @property
+    def snapshot_steps(self) -> np.ndarray:
+        """Older alias of :attr:`snapshot_updates`."""
+        return self.snapshot_updates
 
     @property
     def diverged(self) -> bool:
@@ -89,7 +97,7 @@ def _flatten(params) -> np.ndarray:
 def record_row(step, loss, info, update_norm, stopped, radius, sigma) -> tuple:
     """One row of a run's frame (:data:`COLUMNS`) from a step's loss, ClipInfo and update."""
     return (
-        step, loss, info.norm, info.norm_after, update_norm, info.cosine, info.fraction_clipped,
+        step, loss, info.norm, info.norm_after, update_norm, info.cosine, info.entries_clipped,
         info.clipped, info.nonfinite or not np.isfinite(loss), bool(info.skip or stopped),
         radius, sigma,
     )  # fmt: skip
@@ -111,7 +119,7 @@ def fit(
     clip="none",
     optimizer="adam",
     lr=None,
-    steps,
+    updates=None,
     batch,
     rng=None,
     T=None,
@@ -119,6 +127,7 @@ def fit(
     snapshot_every=None,
     spectral=True,
     progress=True,
+    steps=None,
 ) -> History:
     """Train ``model`` on ``task`` by BPTT: gradient, clip, optimiser step, record.
 
@@ -138,16 +147,18 @@ def fit(
         :class:`gradflow.optim.Optimizer`.
     lr : float
         Learning rate, > 0 (None with an Optimizer instance).
-    steps, batch : int
-        Number of updates and sequences per batch.
+    updates : int
+        Number of optimiser updates (``steps`` is its older alias).
+    batch : int
+        Sequences per batch.
     rng : int, Generator or None
         Draws the batches, in order.
     T : int, optional
         Sequence length for a named or callable task.
     record_every : int, default 1
-        Record every this many steps (and the last).
+        Record every this many updates (and the last).
     snapshot_every : int, optional
-        Keep the parameters every this many steps (default: about 100 snapshots).
+        Keep the parameters every this many updates (default: about 100 snapshots).
     spectral : bool, default True
         Compute the spectral radius and σ_max of the recurrent weights at recorded steps
         (an O(N³) cost per block).
@@ -169,9 +180,9 @@ def fit(
     --------
     >>> from gradflow.train import fit, init_model
     >>> model = init_model("adding", 8, rng=0)
-    >>> history = fit("adding", model, T=10, clip="global:1", lr=1e-2, steps=5, batch=4,
+    >>> history = fit("adding", model, T=10, clip="global:1", lr=1e-2, updates=5, batch=4,
     ...               rng=1, progress=False)
-    >>> history.frame.shape[0], history.status, history.snapshot_steps.tolist()[-1]
+    >>> history.frame.shape[0], history.status, history.snapshot_updates.tolist()[-1]
     (5, 'completed', 5)
     """
     from tqdm.auto import tqdm
@@ -181,7 +192,7 @@ def fit(
         raise TypeError(f"model: expected a gradflow.train.Model, got {type(model).__name__}")
     clipper = _clip.get(clip)
     opt = _optim.get(optimizer, lr)
-    steps = as_int(steps, "steps", minimum=1)
+    steps = as_int(renamed(updates, steps, "updates", "steps"), "updates", minimum=1)
     batch = as_int(batch, "batch", minimum=1)
     record_every = as_int(record_every, "record_every", minimum=1)
     snapshot_every = (
@@ -234,12 +245,12 @@ def fit(
         snap_steps.append(final_step)
         snaps.append(_flatten(params))
     snapshots = np.stack(snaps)
-    snapshot_steps = np.asarray(snap_steps)
+    snapshot_updates = np.asarray(snap_steps)
     coords, explained = pca_path(snapshots)
-    path = pd.DataFrame({"step": snapshot_steps, "pc1": coords[:, 0], "pc2": coords[:, 1]})
+    path = pd.DataFrame({"update": snapshot_updates, "pc1": coords[:, 0], "pc2": coords[:, 1]})
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return History(
-        frame, snapshot_steps, snapshots, model, status, path, explained,
+        frame, snapshot_updates, snapshots, model, status, path, explained,
         n_skipped, n_nonfinite_loss,
     )  # fmt: skip
 
@@ -306,7 +317,7 @@ def project_paths(histories, n_components=2):
     Returns
     -------
     frame : pandas.DataFrame
-        ``label``, ``step``, ``pc1``, ... one row per snapshot of each run.
+        ``label``, ``update``, ``pc1``, ... one row per snapshot of each run.
     explained : ndarray, shape (n_components,)
         Variance fractions of the pooled snapshots.
 
@@ -314,12 +325,12 @@ def project_paths(histories, n_components=2):
     --------
     >>> from gradflow.train import fit, init_model
     >>> model = init_model("adding", 4, rng=0)
-    >>> runs = {rule: fit("adding", model, T=5, clip=rule, lr=0.1, steps=3, batch=2, rng=0,
+    >>> runs = {rule: fit("adding", model, T=5, clip=rule, lr=0.1, updates=3, batch=2, rng=0,
     ...                   spectral=False, progress=False) for rule in ("none", "value:0.01")}
     >>> frame, explained = project_paths(runs)
     >>> frame.groupby("label").size().to_dict()
     {'none': 4, 'value:0.01': 4}
-    >>> bool(np.isclose(*frame[frame.step == 0].pc1))  # one start, one point
+    >>> bool(np.isclose(*frame[frame["update"] == 0].pc1))  # one start, one point
     True
     """
     if not isinstance(histories, Mapping) or not histories:
@@ -331,9 +342,9 @@ def project_paths(histories, n_components=2):
     if len(sizes) != 1:
         raise ValueError(f"histories: expected runs of one model shape, got sizes {sorted(sizes)}")
     coords, explained = pca_path(np.vstack([h.snapshots for h in histories.values()]), n_components)
-    labels = np.concatenate([[str(k)] * len(h.snapshot_steps) for k, h in histories.items()])
+    labels = np.concatenate([[str(k)] * len(h.snapshot_updates) for k, h in histories.items()])
     frame = pd.DataFrame({"label": labels})
-    frame["step"] = np.concatenate([h.snapshot_steps for h in histories.values()])
+    frame["update"] = np.concatenate([h.snapshot_updates for h in histories.values()])
     for i in range(coords.shape[1]):
         frame[f"pc{i + 1}"] = coords[:, i]
     return frame, explained

@@ -129,7 +129,7 @@ def fit_population(
     >>> models = [init_model("adding", 8, rng=seed) for seed in range(3)]
     >>> run = fit_population("adding", Population.stack(models), T=10, clip="global:1",
     ...                      lr=1e-2, updates=5, batch=4, rng=[10, 11, 12], progress=False)
-    >>> alone = fit("adding", models[2], T=10, clip="global:1", lr=1e-2, steps=5, batch=4,
+    >>> alone = fit("adding", models[2], T=10, clip="global:1", lr=1e-2, updates=5, batch=4,
     ...             rng=12, spectral=False, progress=False)
     >>> mine = run.frame[run.frame.network == 2]
     >>> bool(np.allclose(mine.loss, alone.frame.loss, rtol=1e-12))
@@ -213,7 +213,7 @@ def fit_population(
         if not active.any():
             break
     frame = pd.DataFrame(rows, columns=["network", *COLUMNS])
-    frame = frame.sort_values(["network", "step"], kind="stable", ignore_index=True)
+    frame = frame.sort_values(["network", "update"], kind="stable", ignore_index=True)
     return PopulationHistory(frame, population, status.astype(str), n_skipped, n_nonfinite)
 
 

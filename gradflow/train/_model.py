@@ -9,7 +9,7 @@ from scipy.special import log_softmax
 
 from .. import cells as _cells
 from .._rng import as_generator
-from .._validation import as_array, as_choice, as_dtype, as_int
+from .._validation import as_array, as_choice, as_dtype, as_int, renamed
 from ..cells import Cell
 from ..jacobians import backprop
 from ._task import TASKS, Task, make_task
@@ -226,7 +226,7 @@ class Model(ReadoutParams):
 
 def init_model(
     task,
-    hidden,
+    hidden_size=None,
     *,
     init="orthogonal",
     gain=1.0,
@@ -236,6 +236,7 @@ def init_model(
     cell="elman",
     forget_bias=0.0,
     dtype=np.float64,
+    hidden=None,
 ) -> Model:
     """A freshly initialised recurrent network (Elman, LSTM or GRU) with a linear readout.
 
@@ -244,8 +245,8 @@ def init_model(
     task : Task, str or tuple of int
         Sets D, K and the objective: a :class:`Task`, a task name, or ``(input_size,
         output_size)`` (objective ``"mse"`` unless given).
-    hidden : int
-        Number of hidden units N.
+    hidden_size : int
+        Number of hidden units N (``hidden`` is its older alias).
     init : str, default "orthogonal"
         Initialiser of ``W_hh`` by name (:func:`gradflow.init.get`), scaled by ``gain``; for
         gated cells, of each gate block (:func:`gradflow.cells.initial_params`).
@@ -256,7 +257,7 @@ def init_model(
     rng : int, Generator or None
         Draws W_hh (and a gated cell's biases), then W_xh, then W_out, in that order.
     cell : {"elman", "lstm", "gru"} or callable, default "elman"
-        The recurrent cell, by name, or a factory ``cell(hidden, input_size, rng=Generator)
+        The recurrent cell, by name, or a factory ``cell(hidden_size, input_size, rng=Generator)
         -> Cell`` (with input weights; ``init``, ``gain``, ``activation`` and
         ``forget_bias`` are then the factory's business and must keep their defaults).
     forget_bias : float, default 0.0
@@ -291,7 +292,7 @@ def init_model(
     else:
         spec = make_task(task, T=1 if isinstance(task, str) else None)
         d, k, default = spec.input_size, spec.output_size, spec.objective
-    hidden = as_int(hidden, "hidden", minimum=1)
+    hidden = as_int(renamed(hidden_size, hidden, "hidden_size", "hidden"), "hidden_size", minimum=1)
     dtype = as_dtype(dtype, "dtype")
     gen = as_generator(rng)
     bound = 1.0 / np.sqrt(hidden)

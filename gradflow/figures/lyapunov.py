@@ -236,8 +236,9 @@ def phase_diagram(
         for name in names:
             cell = Elman(W, activation=name)
             start = np.zeros((seeds, n)) if name == "linear" else h0
-            result = lyap.along(cell, cell.run(burn_in + steps, h0=start), 1, burn_in=burn_in,
-                                rng=0)
+            result = lyap.along(
+                cell, cell.run(burn_in + steps, h0=start), 1, burn_in=burn_in, rng=0
+            )
             rows.append(
                 pd.DataFrame(
                     {

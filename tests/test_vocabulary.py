@@ -146,3 +146,8 @@ def test_lyapunov_rng_defaults_to_none_and_an_int_reproduces():
     np.testing.assert_array_equal(*same)
     fresh = [lyapunov.along(cell, traj, k=3).exponents for _ in range(2)]
     assert not np.array_equal(*fresh)  # a fresh frame each call: finite-sample values differ
+
+
+def test_renamed_defaults_are_the_documented_ones():
+    frame = landscape.trajectories()  # 30 descent updates from the default start
+    assert frame.groupby("rule").size().unique().tolist() == [31]

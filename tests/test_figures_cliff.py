@@ -84,3 +84,26 @@ def test_cliff_science(drawn):
     assert length["value:1"] == pytest.approx(lr * np.sqrt(2))  # both components at c
     end = paths[paths.rule == "none"].iloc[-1]
     assert end["loss"] == pytest.approx(0.09) and end["grad_norm"] < 1e-12  # the plateau
+
+
+def test_cliff_caption_numbers_come_from_the_data(drawn):
+    _, data = drawn
+    spec = figures.get("cliff")
+    text = spec.describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    paths = data[data["layer"] == "path"]
+    none = paths[paths["rule"] == "none"].sort_values("update")
+    start = none.iloc[0]
+    assert f"(w > {tasks.cliff_threshold():.3g})" in text
+    assert f"has norm {start['grad_norm']:.3g}:" in text
+    step = np.hypot(none["w"].iloc[1] - start["w"], none["b"].iloc[1] - start["b"])
+    assert f"step has length {step:.3g} and" in text
+    assert f"(w, b) = ({none['w'].iloc[1]:.1f}, {none['b'].iloc[1]:.1f})" in text
+    assert f"(loss {none['loss'].iloc[-1]:.3f}," in text
+    clipped = paths[paths["rule"] != "none"]
+    reach = np.hypot(clipped["w"] - start["w"], clipped["b"] - start["b"]).max()
+    assert f"within {reach:.2g} of the start" in text
+    assert f"up to {clipped['loss'].max():.2g} and" in text
+    moved = data.copy()
+    moved.loc[moved["layer"] == "path", "grad_norm"] *= 3
+    assert spec.describe(quick=True, data=moved) != text

@@ -16,7 +16,8 @@ COLUMNS = {
     ],
     "clipping_thresholds": ["rule", "threshold", "seed", "final_loss", "diverged"],
     "update_paths": [
-        "basis", "rule", "update", "pc1", "pc2", "explained_pc1", "explained_pc2"
+        "basis", "rule", "update", "pc1", "pc2", "explained_pc1", "explained_pc2", "distance",
+        "loss", "grad_norm", "update_norm", "spectral_radius",
     ],
 }  # fmt: skip
 
@@ -171,6 +172,35 @@ def test_update_paths_bases(drawn):
     first = data[(data.basis == "all runs") & (data.rule == rules[0])]
     np.testing.assert_allclose(lines[0].get_xdata(), first["pc1"])
     assert fig.axes[0].get_xlabel().startswith("PC 1 (")
+
+
+def test_update_paths_caption_numbers_come_from_the_data(drawn):
+    _, data = drawn["update_paths"]
+    spec = figures.get("update_paths")
+    text = spec.describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    part = data[data["basis"] == "all runs"]
+    runs = {rule: frame for rule, frame in part.groupby("rule")}
+    none = runs.pop("none")
+    assert f"({len(none)} snapshots per run)" in text
+    assert f"first raw gradient has norm {none['grad_norm'].iloc[0]:.3g}," in text
+    assert f"first unclipped update has length {none['update_norm'].iloc[0]:.2g}:" in text
+    assert f"ends {none['distance'].iloc[-1]:.2g} from the start" in text
+    assert f"reaches {none['spectral_radius'].max():.2g} (from" in text
+    tail = none[none["update"] >= 0.8 * none["update"].max()]
+    assert f"snapshots is {tail['loss'].median():.3g}." in text
+    ends = [frame["distance"].iloc[-1] for frame in runs.values()]
+    assert f"end {min(ends):.2g}–{max(ends):.2g} from the start" in text
+    glob = runs["global:1"]["update_norm"].max()
+    assert f"{glob:.2g} for global norm, c = 1)" in text
+    lr = spec.parameters(quick=True)["lr"]
+    assert glob <= lr * (1 + 1e-12)  # what the caption states: global-norm steps ≤ lr·c
+    starts = data[data["update"] == 0]["distance"]
+    np.testing.assert_array_equal(starts, 0.0)
+    # the text follows the data: a changed number changes the caption
+    moved = data.copy()
+    moved.loc[moved["basis"] == "all runs", "grad_norm"] *= 2
+    assert spec.describe(quick=True, data=moved) != text
 
 
 def test_clipping_thresholds_caption_numbers_come_from_the_data(drawn):

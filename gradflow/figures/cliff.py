@@ -31,23 +31,50 @@ def _surface_frame(surf, panel: str) -> pd.DataFrame:
     return pd.concat([frame, wall], ignore_index=True)
 
 
+def _cliff_numbers(data: pd.DataFrame) -> dict:
+    """The caption's numbers, from the descent paths of the figure's data."""
+    paths = data[data["layer"] == "path"]
+    runs = {rule: part.sort_values("update") for rule, part in paths.groupby("rule", sort=False)}
+    first = next(iter(runs.values())).iloc[0]
+    out = {"w_threshold": f"{_tasks.cliff_threshold():.3g}",
+           "start_norm": f"{first['grad_norm']:.3g}"}  # fmt: skip
+    none = runs.pop("none", None)
+    if none is not None and len(none) > 1:
+        step = np.hypot(*(none[["w", "b"]].iloc[1] - none[["w", "b"]].iloc[0]))
+        end = none.iloc[-1]
+        out["none_step"] = f"{step:.3g}"
+        out["none_end"] = f"({none['w'].iloc[1]:.1f}, {none['b'].iloc[1]:.1f})"
+        out["none_loss"] = f"{end['loss']:.3f}"
+        out["none_grad"] = f"{end['grad_norm']:.1g}"
+    if runs:
+        clipped = pd.concat(runs.values())
+        dist = np.hypot(clipped["w"] - first["w"], clipped["b"] - first["b"])
+        out["clipped_distance"] = f"{dist.max():.2g}"
+        out["clipped_loss_max"] = f"{clipped['loss'].max():.2g}"
+        lows = [part["loss"].min() for part in runs.values()]
+        out["clipped_loss_min"] = f"{min(lows):.1e}–{max(lows):.1e}"
+    return out
+
+
 @register(
     "cliff",
     caption=(
         "Pascanu et al.'s cliff: the loss (σ(x_T) − 0.7)² of the single unit "
         "x_t = w σ(x_(t−1)) + b (T = {steps} steps, x_0 = 0.5) on a log colour scale, with "
         "the wall b*(w) = 0.5 − w σ(0.5) (dashed), where x_0 is an unstable fixed point "
-        "(w > 4.26), and {updates} updates of gradient descent (lr = {lr:g}) from one start on "
-        "the face of the wall under each rule (star: the start; squares: the ends). Left: a "
-        "wide view; middle: the box around the start; right: the loss along each path. The "
-        "gradient at the start has norm 314: the unclipped step has length 31 and throws the "
-        "parameters to (w, b) = (21.0, 24.4), on a flat plateau (loss 0.090, gradient 0) that "
-        "they never leave. Clipped, every step from the face has length lr·c (global norm) or "
-        "lr·c·√2 (value): the runs stay within 0.16 of the start, crossing the wall back and "
-        "forth, so that the loss jumps between about 0.3 (below the wall) and 10⁻³–10⁻² (in "
-        "the valley above it), but they are never thrown away."
+        "(w > {w_threshold}), and {updates} updates of gradient descent (lr = {lr:g}) from one "
+        "start on the face of the wall under each rule (star: the start; squares: the ends). "
+        "Left: a wide view; middle: the box around the start; right: the loss along each path. "
+        "The gradient at the start has norm {start_norm}: the unclipped step has length "
+        "{none_step} and throws the parameters to (w, b) = {none_end}, on a flat plateau (loss "
+        "{none_loss}, gradient norm {none_grad} at the end) that they never leave. Clipped, "
+        "every step from the face has length lr·c (global norm) or lr·c·√2 (value): the runs "
+        "stay within {clipped_distance} of the start, crossing the wall back and forth, so that "
+        "the loss jumps between up to {clipped_loss_max} and lows of {clipped_loss_min} (the "
+        "lowest of each clipped run), but they are never thrown away."
     ),
     quick={"n_grid": 31, "updates": 10},
+    numbers=_cliff_numbers,
 )
 def cliff(
     *, n_grid=101, rules=("none", "value:1", "global:1"), lr=0.1, updates=30, steps=50,

@@ -287,18 +287,55 @@ def clipping_thresholds(
 
 
 # -- update paths ------------------------------------------------------------------------------
+_PATH_COLUMNS = ("loss", "grad_norm", "update_norm", "spectral_radius")
+
+
+def _path_numbers(data: pd.DataFrame) -> dict:
+    """The caption's numbers, from the snapshots of the common basis ("all runs")."""
+    part = data[data["basis"] == "all runs"]
+    runs = dict(tuple(part.groupby("rule", sort=False)))
+    out = {"snapshots": int(part.groupby("rule").size().median())}
+    start = part[part["update"] == 0]
+    out["first_norm"] = f"{start['grad_norm'].iloc[0]:.3g}"
+    out["rho_start"] = f"{start['spectral_radius'].iloc[0]:.2g}"
+
+    def tail(frame):  # the last fifth of a run's snapshots (the end point has no loss)
+        return frame[frame["update"] >= 0.8 * frame["update"].max()]
+
+    none = runs.get("none")
+    if none is not None:
+        first = none.sort_values("update").iloc[0]
+        out["none_first_step"] = f"{first['update_norm']:.2g}"
+        out["none_distance"] = f"{none['distance'].iloc[-1]:.2g}"
+        out["none_rho"] = f"{none['spectral_radius'].max():.2g}"
+        out["none_loss"] = f"{tail(none)['loss'].median():.3g}"
+    clipped = {rule: frame for rule, frame in runs.items() if rule != "none"}
+    if clipped:
+        ends = [frame["distance"].iloc[-1] for frame in clipped.values()]
+        losses = [tail(frame)["loss"].median() for frame in clipped.values()]
+        out["clipped_distance"] = f"{min(ends):.2g}–{max(ends):.2g}"
+        out["clipped_losses"] = f"{min(losses):.3g}–{max(losses):.3g}"
+        steps = {rule: frame["update_norm"].max() for rule, frame in clipped.items()}
+        out["clipped_steps"] = "; ".join(f"{v:.2g} for {rule_label(r)}" for r, v in steps.items())
+    return out
+
+
 @register(
     "update_paths",
-    caption=_ADDING_CAPTION + " The path of all parameters (about 100 snapshots per run) "
-    "projected on two principal axes of the snapshots: left, of all runs together; "
-    "right, of the clipped runs only. Star: the common start; squares: the ends. In the "
-    "full-size run the first raw gradient has norm 60: the first two unclipped updates "
-    "(lengths 3.6 and 3.1) carry the parameters 5.0 from the start along the first axis, "
-    "where ρ(W_hh) has doubled to 3.1 and the run stalls (median loss of the last 200 "
-    "steps 0.186). The clipped runs move in steps of at most lr·c (0.06 for global norm) "
-    "and end 0.5–0.9 from the start with losses 0.172–0.175; seen on their own axes they "
-    "head in different directions, as value and per-tensor clipping turn the gradient.",
+    caption=_ADDING_CAPTION + " The path of all parameters "
+    "({snapshots} snapshots per run) projected on two principal axes of the snapshots: left, "
+    "of all runs together; right, of the clipped runs only. Star: the common start; squares: "
+    "the ends. The first raw gradient has norm {first_norm}, and the first unclipped update "
+    "has length {none_first_step}: the unclipped run ends {none_distance} from the start "
+    "(Euclidean distance of all parameters), its ρ(W_hh) reaches {none_rho} (from "
+    "{rho_start}), and its median loss over the last fifth of the snapshots is {none_loss}. "
+    "The clipped runs move in steps "
+    "of at most lr·c for global norm (largest update length at a snapshot: {clipped_steps}) "
+    "and end {clipped_distance} from the start with losses {clipped_losses}; seen on their "
+    "own axes they head in different directions, as value and per-tensor clipping turn the "
+    "gradient.",
     quick={"hidden_size": 8, "updates": 40},
+    numbers=_path_numbers,
 )
 def update_paths(
     *, T=100, hidden_size=16, init="orthogonal", gain=1.5, activation="tanh", optimizer="sgd",
@@ -317,8 +354,10 @@ def update_paths(
     fig : matplotlib.figure.Figure
     data : pandas.DataFrame
         One row per (basis, rule, snapshot): ``basis`` ("all runs" or "clipped runs"),
-        ``rule, update, pc1, pc2`` and ``explained_pc1, explained_pc2`` (the variance fractions
-        of that basis).
+        ``rule, update, pc1, pc2``, ``explained_pc1, explained_pc2`` (the variance fractions
+        of that basis), ``distance`` (‖θ − θ₀‖ of all parameters at the snapshot) and the
+        run's ``loss, grad_norm, update_norm, spectral_radius`` at that update (NaN at the
+        final snapshot, taken after the last update), from which the caption's numbers come.
     """
     rules, runs = _adding_runs(
         rules, T=T, hidden_size=hidden_size, init=init, gain=gain, activation=activation,
@@ -332,13 +371,18 @@ def update_paths(
     frames, explained = [], {}
     for basis, members in bases.items():
         frame, explained[basis] = _train.project_paths({rule: runs[rule] for rule in members})
-        frames.append(
-            frame.rename(columns={"label": "rule"}).assign(
-                basis=basis, explained_pc1=explained[basis][0],
-                explained_pc2=explained[basis][1],
-            )
+        frame = frame.rename(columns={"label": "rule"}).assign(
+            basis=basis, explained_pc1=explained[basis][0], explained_pc2=explained[basis][1],
         )  # fmt: skip
-    columns = ["basis", "rule", "update", "pc1", "pc2", "explained_pc1", "explained_pc2"]
+        frame["distance"] = np.concatenate([
+            np.linalg.norm(runs[r].snapshots - runs[r].snapshots[0], axis=1) for r in members
+        ])  # fmt: skip
+        records = pd.concat(
+            [runs[r].frame[["update", *_PATH_COLUMNS]].assign(rule=r) for r in members]
+        )
+        frames.append(frame.merge(records, on=["rule", "update"], how="left"))
+    columns = ["basis", "rule", "update", "pc1", "pc2", "explained_pc1", "explained_pc2",
+               "distance", *_PATH_COLUMNS]  # fmt: skip
     data = pd.concat(frames, ignore_index=True)[columns]
 
     colours, labels = rule_colours(rules), _labels(rules)

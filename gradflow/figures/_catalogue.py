@@ -228,14 +228,19 @@ def _formats(formats) -> list[str]:
     return list(dict.fromkeys(parts))
 
 
-def save_figure(fig: Figure, path) -> Path:
-    """Save ``fig`` to ``path`` (format from the suffix) reproducibly, in gradflow's style."""
+def save_figure(fig: Figure, path, *, dpi: float | None = None) -> Path:
+    """Save ``fig`` to ``path`` (format from the suffix) reproducibly, in gradflow's style.
+
+    ``dpi`` overrides the style's ``savefig.dpi`` (150) for raster formats, e.g. for the
+    small images of the image-comparison tests.
+    """
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"path: expected a suffix in {', '.join(FORMATS)}, got {path.name!r}")
     with style_context():
-        fig.savefig(path, format=fmt, metadata=_METADATA[fmt])
+        extra = {} if dpi is None else {"dpi": dpi}
+        fig.savefig(path, format=fmt, metadata=_METADATA[fmt], **extra)
     return path
 
 

@@ -140,3 +140,12 @@ def test_the_data_do_not_depend_on_the_number_of_workers(drawn):
     _, data = drawn["learnability"]
     _, again = figures.get("learnability")(quick=True, workers=2)
     pd.testing.assert_frame_equal(data, again)
+
+
+def test_copy_panels_state_the_number_of_symbols(drawn):
+    fig, _ = drawn["learnability"]
+    symbols = QUICK["copy_symbols"]
+    titles = [ax.get_title() for ax in fig.axes]
+    copy = [t for t in titles if t.startswith("copy task")]
+    assert copy and all(t.startswith(f"copy task ({symbols} symbol") for t in copy)
+    assert any(t.startswith("adding task") for t in titles)

@@ -209,6 +209,8 @@ def learnability(
     starts = [_start_label(i, a) for i, a in COMBINATIONS]
     palette = {_start_label(i, a): colours[i] for i, a in COMBINATIONS}
     clippings = list(dict.fromkeys(data["clipping"]))
+    symbols = int(copy_symbols)
+    titles = {**_TASK_LABELS, "copy": f"copy task ({symbols} symbol{'s' * (symbols != 1)})"}
     fig = Figure(figsize=(13.0, 6.6), layout="constrained")
     axes = fig.subplots(2, len(clippings) + 1)
     for row, task in zip(axes, ("adding", "copy")):
@@ -218,13 +220,13 @@ def learnability(
                                   style="clipping", hue_order=starts, style_order=clippings,
                                   palette=palette, dodge=0.04, legend=False)  # fmt: skip
             ax.set_ylim(-0.04, 1.04)
-            ax.set_title(f"{_TASK_LABELS[task]}: {clipping}")
+            ax.set_title(f"{titles[task]}: {clipping}")
             ax.set_ylabel("fraction of seeds solved" if ax is row[0] else "")
         solved_against_length(part, ax=row[-1], y="updates_to_solve", hue="start",
                               style="clipping", hue_order=starts, style_order=clippings,
                               palette=palette, log_y=True, dodge=0.04, legend=False)  # fmt: skip
         row[-1].set_ylabel("updates to solve (median)")
-        row[-1].set_title(f"{_TASK_LABELS[task]}: updates needed")
+        row[-1].set_title(f"{titles[task]}: updates needed")
         for ax in row:
             ax.set_xlabel("T (sequence length)" if task == "adding" else "T (copy delay)")
     from matplotlib.lines import Line2D

@@ -104,7 +104,9 @@ def product_spectra(
     fig = Figure(
         figsize=(3.3 * len(init_names) + 0.4, 2.3 * len(names) + 0.9), layout="constrained"
     )
-    axes = fig.subplots(len(names), len(init_names), sharex=True, sharey=True, squeeze=False)
+    # Each initialiser its own x-range: orthogonal products stay within a few decades of 1,
+    # Gaussian ones spread over tens of decades; a shared range would flatten the former.
+    axes = fig.subplots(len(names), len(init_names), sharex="col", sharey=True, squeeze=False)
     for i, name in enumerate(names):
         for j, init_name in enumerate(init_names):
             ax = axes[i, j]
@@ -113,6 +115,9 @@ def product_spectra(
             ax.set_title(f"{name}, {init_label(init_name)} $W$")
             if i < len(names) - 1:
                 ax.set_xlabel("")
+    for ax in axes[0]:  # room on the left of each column for the width labels
+        low, high = ax.get_xlim()
+        ax.set_xlim(low - 0.3 * (high - low), high)
     fig.suptitle(
         f"Singular values of $\\partial h_L/\\partial h_0$ by depth $L$ (N = {n}, g = {gain:g}, "
         f"{seeds} draws pooled)"

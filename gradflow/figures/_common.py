@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import init
+from .. import stats as _stats
 from ..plot import PALETTE
 from ..plot import palette as _palette
 
@@ -46,15 +47,10 @@ def median_band(frame: pd.DataFrame, keys, value: str, *, band: float = 80.0) ->
 
     One row per group, in order of appearance: the keys, ``seeds`` (the group's size),
     ``value`` (the median), ``<value>_low`` and ``<value>_high`` (the quantiles
-    0.5 ∓ band/200). What the figures draw as a line with a band over seeds.
+    0.5 ∓ band/200). What the figures draw as a line with a band over seeds; computed by
+    :func:`gradflow.stats.band`, the one owner of these statistics.
     """
-    half = band / 200.0
-    grouped = frame.groupby(list(keys), sort=False)[value]
-    data = grouped.median().reset_index()
-    data.insert(len(keys), "seeds", grouped.size().to_numpy())
-    data[f"{value}_low"] = grouped.quantile(0.5 - half).to_numpy()
-    data[f"{value}_high"] = grouped.quantile(0.5 + half).to_numpy()
-    return data
+    return _stats.band(frame, keys, value, width=band, size="seeds")
 
 
 def init_label(name: str) -> str:

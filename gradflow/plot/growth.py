@@ -17,6 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import Formatter, Locator, MaxNLocator
 
+from ..stats import band
 from ._style import PALETTE
 
 __all__ = ["PowerOfTenFormatter", "growth"]
@@ -212,13 +213,10 @@ def _summarise(frame, keys, y, estimator, errorbar):
         isinstance(errorbar, tuple) and len(errorbar) == 2 and errorbar[0] == "pi"
     ):
         return None
-    grouped = frame.groupby(keys, sort=False, dropna=False)[y]
-    summary = grouped.agg(estimator).reset_index()
-    if errorbar is not None:
-        half = float(errorbar[1]) / 200.0
-        summary["_low"] = grouped.quantile(0.5 - half).to_numpy()
-        summary["_high"] = grouped.quantile(0.5 + half).to_numpy()
-    return summary
+    if errorbar is None:
+        return frame.groupby(keys, sort=False, dropna=False)[y].agg(estimator).reset_index()
+    summary = band(frame, keys, y, width=float(errorbar[1]), estimator=estimator, dropna=False)
+    return summary.rename(columns={f"{y}_low": "_low", f"{y}_high": "_high"})
 
 
 def _draw_bands(ax, lines, summary, groups, x, y) -> None:

@@ -24,6 +24,7 @@ import seaborn as sns
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
 from .._validation import as_float
+from ..stats import band
 from ._common import check_frame, hue_levels, level_colours, level_label, level_rows
 from ._style import PALETTE
 from .products import GIDS as _PRODUCT_GIDS
@@ -199,9 +200,9 @@ def _summary(part, x, y, spread):
         sd = grouped.std(ddof=1).fillna(0.0).to_numpy(dtype=float)
         return xs, ys, ys - sd, ys + sd
     if isinstance(spread, tuple) and len(spread) == 2 and spread[0] == "pi":
-        half = as_float(spread[1], "spread", positive=True, high=100.0) / 200.0
-        low = grouped.quantile(0.5 - half).to_numpy(dtype=float)
-        return xs, ys, low, grouped.quantile(0.5 + half).to_numpy(dtype=float)
+        width = as_float(spread[1], "spread", positive=True, high=100.0)
+        summary = band(part, [x], y, width=width, estimator="mean", sort=True)
+        return xs, ys, summary[f"{y}_low"].to_numpy(float), summary[f"{y}_high"].to_numpy(float)
     raise ValueError(f"spread: expected 'sd', ('pi', width) or None, got {spread!r}")
 
 

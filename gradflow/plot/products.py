@@ -19,6 +19,7 @@ import numpy as np
 import seaborn as sns
 
 from .._validation import as_float, as_int
+from ..stats import band_edges
 from ._common import check_frame, hue_levels, level_colours, level_label, level_rows
 from ._style import PALETTE
 
@@ -170,7 +171,7 @@ def singular_value_spectra(
         )  # fmt: skip
         ax.stairs(top, edges, baseline=base, color=colour, linewidth=1.0, zorder=2 + i)
         if annotate:
-            low, high = np.percentile(part, [10.0, 90.0])
+            low, high = np.quantile(part, band_edges(80.0))
             ax.annotate(
                 annotate.format(width=_width(high - low)), xy=(0.0, base),
                 xycoords=("axes fraction", "data"),

@@ -68,6 +68,31 @@ def test_rule_labels_and_colours():
     assert colours["value:0.1"] == colours["value:1"] != colours["global:1"] != colours["none"]
 
 
+def test_rule_names_come_from_their_owner():
+    """Every rule of gradflow.clip.RULES has a display name and its own colour, and the
+    figures' tables name no rule the package does not have; the most rules the CLI's summary
+    figure accepts is the number of dash patterns of the plot layer."""
+    from gradflow import clip
+    from gradflow.cli._clip import _max_plot_rules
+    from gradflow.figures._common import _FAMILY_COLOUR, _FAMILY_NAME
+    from gradflow.plot.learning import STYLE_DASHES
+
+    assert set(_FAMILY_NAME) == set(clip.RULES)
+    assert set(_FAMILY_COLOUR) == set(clip.RULES) - {"none"}
+    colours = clipping.rule_colours([f"{r}:1" for r in clip.RULES])
+    assert len({tuple(c) for c in colours.values()}) == len(clip.RULES)
+    assert _max_plot_rules() == len(STYLE_DASHES)
+
+
+def test_initialiser_scales_have_one_owner():
+    from gradflow import init, simulate
+    from gradflow.figures import foundation
+
+    assert foundation._DISK_SCALE is init.IID_SCALE is simulate._IID_SCALE
+    assert init.IID_SCALE["uniform"] == pytest.approx(3**-0.5)
+    assert set(init.IID_SCALE) <= set(init.available())
+
+
 # -- clipping on the adding task --------------------------------------------------------------
 def test_clipping_adding_matches_direct_training(drawn):
     fig, data = drawn["clipping_adding"]

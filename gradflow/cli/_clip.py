@@ -17,8 +17,13 @@ from . import (
 from ._clip_plot import draw_curves, draw_grid
 
 _DEFAULT_RULES = "none,value:1,norm:1,global:1,adaptive:0.01"
-#: The summary figure over T tells the rules apart by dash pattern: this many at most.
-_MAX_PLOT_RULES = 4
+
+
+def _max_plot_rules() -> int:
+    """The summary figure over T tells the rules apart by dash pattern: this many at most."""
+    from ..plot.learning import STYLE_DASHES  # matplotlib only when a figure is asked for
+
+    return len(STYLE_DASHES)
 
 
 def _float_list(text: str) -> list[float]:
@@ -168,7 +173,8 @@ def _clip_arguments(parser: argparse.ArgumentParser) -> None:
         "--plot",
         metavar="IMAGE",
         help="draw a figure (.png, .svg or .pdf): training curves for one (init, gain, T), "
-        f"else solved fraction and updates to solve against T (at most {_MAX_PLOT_RULES} rules)",
+        "else solved fraction and updates to solve against T (at most one rule per dash pattern "
+        "of the figure)",
     )
     out.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -225,9 +231,9 @@ def _check(args: argparse.Namespace):
                 f"plot: expected a file name ending in .png, .svg or .pdf, got {args.plot!r}"
             )
     single = len(inits) == len(args.gains) == len(tasks) == 1  # one (init, gain, T)
-    if args.plot is not None and not single and len(specs) > _MAX_PLOT_RULES:
+    if args.plot is not None and not single and len(specs) > (most := _max_plot_rules()):
         raise ValueError(
-            f"plot: the summary figure over (init, gain, T) draws at most {_MAX_PLOT_RULES} "
+            f"plot: the summary figure over (init, gain, T) draws at most {most} "
             f"rule specs, got {len(specs)} ({', '.join(specs)}); pass fewer --rules or leave "
             "out --plot"
         )

@@ -12,6 +12,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from .. import clip as _clip
 from .. import init
 from .. import stats as _stats
 from ..plot import PALETTE
@@ -91,8 +92,10 @@ def init_legend(fig: Figure, ax, names, colours) -> None:
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
 
 
-# A fixed colour per rule family across the clipping figures (indices into the palette).
-_FAMILY_COLOUR = {"value": 1, "norm": 2, "global": 0, "adaptive": 4}
+# A fixed colour per rule family across the clipping figures: indices into the palette, in the
+# order of gradflow.clip.RULES (the owner of the rule names; "none" is near-black).
+_RULE_COLOUR_INDEX = (1, 2, 0, 4)
+_FAMILY_COLOUR = dict(zip([r for r in _clip.RULES if r != "none"], _RULE_COLOUR_INDEX))
 _NONE_COLOUR = (0.15, 0.15, 0.15)
 _FAMILY_NAME = {
     "none": "no clipping",

@@ -32,10 +32,8 @@ __all__ = [
     "growth_panels",
 ]
 
-# Circular-law radius of each random initialiser in units of the gain, g·sqrt(n·Var(W_ij)):
-# Gaussian N(0, g²/n) -> g; Glorot U(-a, a), a = sqrt(6/(2n)), variance 1/n -> g;
-# PyTorch's U(-1/sqrt(n), 1/sqrt(n)), variance 1/(3n) -> g/sqrt(3).
-_DISK_SCALE = {"gaussian": 1.0, "glorot_uniform": 1.0, "uniform": 1.0 / math.sqrt(3.0)}
+# Circular-law radius of each random initialiser in units of the gain (owner: gradflow.init).
+_DISK_SCALE = init.IID_SCALE
 
 #: Lowest norm the growth figure shows: PyTorch's uniform default (ρ ≈ g/√3) leaves the panels.
 _GROWTH_FLOOR = 1e-20

@@ -8,9 +8,21 @@
   of initialiser and are not in the registry.
 """
 
+import math
+from types import MappingProxyType
+
 from ._gates import gru, lstm
 from ._matrices import available, gaussian, get, glorot_uniform, identity, orthogonal, uniform
 
+#: The one table of the i.i.d. initialisers' scale: entry standard deviation = scale · g/√n,
+#: so the circular-law radius (and the mean-field gain) of W is scale · g. Gaussian
+#: N(0, g²/n) -> 1; Glorot U(-a, a) with variance g²/n -> 1; PyTorch's U(-g/√n, g/√n), variance
+#: g²/(3n) -> 1/√3. Orthogonal and identity W are not i.i.d. (every singular value is g).
+IID_SCALE = MappingProxyType(
+    {"gaussian": 1.0, "glorot_uniform": 1.0, "uniform": 1.0 / math.sqrt(3.0)}
+)
+
+# IID_SCALE is importable from here but stays out of __all__, which lists the initialisers.
 __all__ = [
     "available",
     "gaussian",

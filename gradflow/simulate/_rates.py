@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import theory
+from .. import init, theory
 from .._validation import as_float, as_int
 
 __all__ = ["growth_rates"]
 
 _ISOMETRIC = ("orthogonal", "identity")  # W = g·Q: every singular value equals g
-#: I.i.d. initialisers: entry standard deviation = scale · g/√n (see gradflow.init); mean-field
-#: theory treats them as Gaussian with gain scale · g.
-_IID_SCALE = {"gaussian": 1.0, "glorot_uniform": 1.0, "uniform": 1.0 / math.sqrt(3.0)}
+#: I.i.d. initialisers: mean-field theory treats them as Gaussian with gain scale · g (the
+#: table is :data:`gradflow.init.IID_SCALE`).
+_IID_SCALE = init.IID_SCALE
 
 
 def _theory(init, gain, activation, drive, log_radius):

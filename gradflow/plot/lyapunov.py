@@ -64,6 +64,7 @@ def lyapunov_spectrum(
     reference_label: str = "Newman: i.i.d. Gaussian products",
     zero_line: bool = True,
     legend: bool = True,
+    **kwargs,
 ):
     r"""Plot Lyapunov spectra: exponent :math:`\lambda_i` against the normalised index i/N.
 
@@ -99,6 +100,10 @@ def lyapunov_spectrum(
         A horizontal line at λ = 0, between growing and shrinking directions.
     legend : bool, default True
         Draw a legend on the Axes.
+
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for each spectrum line (e.g. ``linewidth=3``);
+        they override the defaults.
 
     Returns
     -------
@@ -147,9 +152,8 @@ def lyapunov_spectrum(
             xs = xs / part[size].to_numpy(dtype=float)
         ys = part[y].to_numpy(dtype=float)
         colour = colours.get(level, sns.color_palette(PALETTE)[0])
-        ax.plot(
-            xs, ys, color=colour, linewidth=1.5, zorder=3, label=level_label(labels, hue, level)
-        )
+        style = {"color": colour, "linewidth": 1.5, "zorder": 3}
+        ax.plot(xs, ys, **{**style, "label": level_label(labels, hue, level), **kwargs})
         if err is not None and err in part.columns:
             half = 2.0 * part[err].to_numpy(dtype=float)
             half = np.where(np.isfinite(half), half, 0.0)
@@ -226,6 +230,7 @@ def phase_diagram(
     zero_line: bool = True,
     log_gain: bool = True,
     legend: bool = True,
+    **kwargs,
 ):
     r"""Plot the top Lyapunov exponent against the gain: mean and spread over seeds.
 
@@ -270,6 +275,10 @@ def phase_diagram(
         Logarithmic gain axis (base 2): ln g is then a straight line.
     legend : bool, default True
         Draw a legend on the Axes.
+
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for each level's markers and line
+        (e.g. ``alpha=0.5``); they override the defaults.
 
     Returns
     -------
@@ -319,11 +328,12 @@ def phase_diagram(
         colour = colours.get(level, sns.color_palette(PALETTE)[0])
         # Earlier levels get larger, hollow markers: where curves coincide all stay visible.
         later = len(levels) - 1 - i
-        ax.plot(
-            xs, ys, color=colour, marker=_MARKERS[i % len(_MARKERS)],
-            markersize=3.5 + 2.0 * later, markerfacecolor="white" if later else colour,
-            linewidth=1.3, zorder=3 + i, label=level_label(labels, hue, level) if hue else y,
-        )  # fmt: skip
+        ax.plot(xs, ys, **{
+            "color": colour, "marker": _MARKERS[i % len(_MARKERS)],
+            "markersize": 3.5 + 2.0 * later, "markerfacecolor": "white" if later else colour,
+            "linewidth": 1.3, "zorder": 3 + i,
+            "label": level_label(labels, hue, level) if hue else y, **kwargs,
+        })  # fmt: skip
         if low is not None:
             ax.fill_between(
                 xs, low, high, color=colour, alpha=0.25, linewidth=0, zorder=2, gid=GIDS["band"]

@@ -66,6 +66,7 @@ def singular_value_spectra(
     isometry_label: str = r"$\sigma = 1$ (isometry)",
     annotate: str | None = "10–90 %: {width} decades",
     legend: bool = False,
+    **kwargs,
 ):
     r"""Plot histograms of :math:`\log_{10}\sigma` of Jacobian products, one ridge per depth.
 
@@ -106,6 +107,10 @@ def singular_value_spectra(
         decades for log10 σ). None writes nothing.
     legend : bool, default False
         Draw a legend on the Axes (the ridges are labelled on the y axis).
+
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.stairs` for each filled ridge (e.g. ``alpha=0.3``);
+        they override the defaults.
 
     Returns
     -------
@@ -165,10 +170,10 @@ def singular_value_spectra(
         edges = _edges(part, bins, min_width)
         counts, _ = np.histogram(part, edges)
         top = base + height * counts / counts.max()
-        ax.stairs(
-            top, edges, baseline=base, fill=True, color=colour, alpha=0.45, linewidth=0,
-            zorder=2 + i, gid=GIDS["ridge"], label=names[-1],
-        )  # fmt: skip
+        ax.stairs(top, edges, baseline=base, **{
+            "fill": True, "color": colour, "alpha": 0.45, "linewidth": 0, "zorder": 2 + i,
+            "gid": GIDS["ridge"], "label": names[-1], **kwargs,
+        })  # fmt: skip
         ax.stairs(top, edges, baseline=base, color=colour, linewidth=1.0, zorder=2 + i)
         if annotate:
             low, high = np.quantile(part, band_edges(80.0))

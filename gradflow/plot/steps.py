@@ -48,8 +48,8 @@ def _lines(ax, data, x, y, units, colour, **style):
     for i, part in enumerate(groups):
         part = part.sort_values(x)
         label = style.pop("label", None) if i == 0 else None
-        (line,) = ax.plot(part[x].to_numpy(), part[y].to_numpy(), color=colour, label=label,
-                          **style)  # fmt: skip
+        (line,) = ax.plot(part[x].to_numpy(), part[y].to_numpy(),
+                          **{"color": colour, "label": label, **style})  # fmt: skip
         drawn.append(line)
     return drawn
 
@@ -76,6 +76,7 @@ def step_spectra(
     references: Mapping | None = None,
     reference_label: str | None = None,
     legend: bool = True,
+    **kwargs,
 ):
     r"""Plot :math:`\rho(J_t)` and :math:`\sigma_{\max}(J_t)` against the step t.
 
@@ -111,6 +112,10 @@ def step_spectra(
         ``"ρ of the gate blocks"``.
     legend : bool, default True
         Draw a legend on the Axes.
+
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for each ρ(J_t) line (e.g. ``linewidth=3``);
+        they override the defaults.
 
     Returns
     -------
@@ -153,8 +158,9 @@ def step_spectra(
         part = level_rows(data, hue, level)
         colour = colours.get(level, default)
         name = level_label(labels, hue, level) if level is not None else r"$\rho(J_t)$"
-        _lines(ax, part, x, y, units, colour, linewidth=1.3, zorder=3, gid=GIDS["rho"],
-               label=name)  # fmt: skip
+        _lines(ax, part, x, y, units, colour,
+               **{"linewidth": 1.3, "zorder": 3, "gid": GIDS["rho"], "label": name,
+                  **kwargs})  # fmt: skip
         if sigma is not None:
             label = r"$\sigma_{\max}(J_t)$" if level is None else None
             _lines(ax, part, x, sigma, units, colour, linewidth=0.9, linestyle="--", alpha=0.75,
@@ -184,6 +190,7 @@ def step_gates(
     labels: Mapping | Callable | None = None,
     units: str | None = None,
     legend: bool = True,
+    **kwargs,
 ):
     r"""Plot per-step means over units (gates, φ') against the step t, on [0, 1].
 
@@ -202,6 +209,10 @@ def step_gates(
         As in :func:`step_spectra` (for a single ``y``).
     legend : bool, default True
         Draw a legend on the Axes.
+
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for each gate-mean line (e.g. ``linewidth=3``);
+        they override the defaults.
 
     Returns
     -------
@@ -228,8 +239,9 @@ def step_gates(
     if len(columns) > 1:
         colours = level_colours(columns, palette)
         for column in columns:
-            _lines(ax, data, x, column, units, colours[column], linewidth=1.2,
-                   label=GATE_LABELS.get(column, column))  # fmt: skip
+            _lines(ax, data, x, column, units, colours[column],
+                   **{"linewidth": 1.2, "label": GATE_LABELS.get(column, column),
+                      **kwargs})  # fmt: skip
     else:
         levels = hue_levels(data, hue, hue_order, sort=True)
         colours = level_colours(levels, palette)
@@ -240,7 +252,8 @@ def step_gates(
                 else GATE_LABELS.get(columns[0], columns[0])
             )
             _lines(ax, level_rows(data, hue, level), x, columns[0], units,
-                   colours.get(level, (0.0, 0.447, 0.698)), linewidth=1.2, label=name)  # fmt: skip
+                   colours.get(level, (0.0, 0.447, 0.698)),
+                   **{"linewidth": 1.2, "label": name, **kwargs})  # fmt: skip
     values = data[columns].to_numpy(dtype=float)
     low = -1.0 if np.nanmin(values, initial=0.0) < 0 else 0.0
     ax.set_ylim(low - 0.03, 1.03)

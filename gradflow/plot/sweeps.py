@@ -86,6 +86,7 @@ def growth_rates(
     curve_styles: Mapping | None = None,
     zero_line: bool = True,
     legend: bool = True,
+    **kwargs,
 ):
     r"""Plot growth rates per step against the gain, with error bars and theory curves.
 
@@ -128,6 +129,10 @@ def growth_rates(
         A horizontal line at rate 0, the boundary between vanishing and exploding.
     legend : bool, default True
         Draw a legend on the Axes.
+
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.errorbar` for each level's points
+        (e.g. ``alpha=0.5``); they override the defaults.
 
     Returns
     -------
@@ -179,19 +184,17 @@ def growth_rates(
             high = part[interval[1]].to_numpy(dtype=float)
             yerr = np.vstack([ys - low, high - ys])
             yerr = np.where(np.isfinite(yerr), np.maximum(yerr, 0.0), 0.0)
-        container = ax.errorbar(
-            xs,
-            ys,
-            yerr=yerr,
-            color=colours.get(level, sns.color_palette(PALETTE)[0]),
-            marker=_MARKERS[i % len(_MARKERS)] if markers else "o",
-            markersize=3.5,
-            linewidth=1.0,
-            elinewidth=0.9,
-            capsize=2.0,
-            label=_label(labels, level) if level is not None else y,
-            zorder=3,
-        )
+        look = {
+            "color": colours.get(level, sns.color_palette(PALETTE)[0]),
+            "marker": _MARKERS[i % len(_MARKERS)] if markers else "o",
+            "markersize": 3.5,
+            "linewidth": 1.0,
+            "elinewidth": 0.9,
+            "capsize": 2.0,
+            "label": _label(labels, level) if level is not None else y,
+            "zorder": 3,
+        }
+        container = ax.errorbar(xs, ys, yerr=yerr, **{**look, **kwargs})
         entries.append(container)
     if theory is not None:
         entries += _draw_curves(ax, theory, x, theory_y, curve, hue, colours, curve_styles)
@@ -250,6 +253,7 @@ def spectral_gap(
     threshold_label: str = r"Pascanu: $\sigma_{\max} = 1/\gamma = 1$ (tanh)",
     vanishing_label: str = r"$\sigma_{\max} < 1/\gamma$: vanishing guaranteed",
     legend: bool = True,
+    **kwargs,
 ):
     r"""Plot ρ(W) and σ_max(W) against the gain: median and band over random draws.
 
@@ -285,6 +289,10 @@ def spectral_gap(
         Legend labels of the threshold line and of the shaded region below it.
     legend : bool, default True
         Draw a legend on the Axes.
+
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for each median line (e.g. ``linewidth=3``);
+        they override the defaults.
 
     Returns
     -------
@@ -361,22 +369,14 @@ def spectral_gap(
         part = frame if level is None else frame[frame[hue] == level]
         colour = colours.get(level, sns.color_palette(PALETTE)[0])
         for quantity, (style, marker) in _QUANTITY_STYLES.items():
+            look = {
+                "color": colour, "marker": marker, "markersize": 3.5, "markeredgewidth": 0,
+                "linestyle": style, "linewidth": 1.2, "zorder": 3,
+            }  # fmt: skip
             sns.lineplot(
-                data=part[part["quantity"] == quantity],
-                x=x,
-                y="value",
-                estimator=estimator,
-                errorbar=errorbar,
-                color=colour,
-                marker=marker,
-                markersize=3.5,
-                markeredgewidth=0,
-                linestyle=style,
-                linewidth=1.2,
-                legend=False,
-                ax=ax,
-                zorder=3,
-            )
+                data=part[part["quantity"] == quantity], x=x, y="value", estimator=estimator,
+                errorbar=errorbar, legend=False, ax=ax, **{**look, **kwargs},
+            )  # fmt: skip
     ax.set_xlim(left=0.0)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("gain $g$")

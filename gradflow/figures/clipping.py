@@ -280,7 +280,11 @@ def clipping_thresholds(
         reference=data[data["rule"] == "none"], baseline=_tasks.adding_baseline(),
         baseline_label="memoryless baseline 1/6",
     )  # fmt: skip
-    ax.get_legend().set_loc("lower left")
+    # Below the axes: inside, every corner holds a band or the seeds' dots at some threshold.
+    legend = ax.get_legend()
+    handles, names = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+    legend.remove()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(names))
     ax.set_ylabel("final loss (held-out batch)")
     ax.set_title(f"Threshold sensitivity: adding task, T = {T}, gain {gain:g}, lr = {lr:g}")
     return _freeze_layout(fig), data

@@ -476,3 +476,19 @@ def test_init_model_cell_factory_must_build_in_the_dtype():
         train.init_model("adding", 4, cell=factory, rng=0, dtype=np.float32)
     message = str(info.value)
     assert message.startswith("dtype:") and "float32" in message and "\n" not in message
+
+
+def test_no_progress_bar_is_made_when_progress_is_false(monkeypatch):
+    # tqdm.auto warns in a notebook without ipywidgets even for a disabled bar: make none
+    import tqdm.auto
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a progress bar was made with progress=False")
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", refuse)
+    model = train.init_model("adding", 3, rng=0)
+    train.fit("adding", model, T=4, lr=0.1, updates=2, batch=2, progress=False)
+    population = train.Population.stack([model, model])
+    train.fit_population("adding", population, T=4, lr=0.1, updates=2, batch=2, progress=False)
+    with pytest.raises(AssertionError, match="progress bar"):
+        train.fit("adding", model, T=4, lr=0.1, updates=2, batch=2, progress=True)

@@ -103,6 +103,16 @@ def record_row(step, loss, info, update_norm, stopped, radius, sigma) -> tuple:
     )  # fmt: skip
 
 
+def _progress(updates: range, show: bool, desc: str):
+    """The update loop, with a tqdm bar only when asked for: ``tqdm.auto`` in a notebook
+    without ipywidgets warns even for a disabled bar, so none is made then."""
+    if not show:
+        return updates
+    from tqdm.auto import tqdm
+
+    return tqdm(updates, desc=desc, leave=False)
+
+
 def _spectral(cell) -> tuple[float, float]:
     """The largest spectral radius and σ_max over the cell's recurrent blocks (one for Elman)."""
     blocks = cell.recurrent_blocks.values()
@@ -185,8 +195,6 @@ def fit(
     >>> history.frame.shape[0], history.status, history.snapshot_updates.tolist()[-1]
     (5, 'completed', 5)
     """
-    from tqdm.auto import tqdm
-
     spec = make_task(task, T)
     if not isinstance(model, Model):
         raise TypeError(f"model: expected a gradflow.train.Model, got {type(model).__name__}")
@@ -207,7 +215,7 @@ def fit(
     rows, snap_steps, snaps = [], [], []
     n_skipped = n_nonfinite_loss = 0
     status, step = "completed", 0
-    for step in tqdm(range(steps), disable=not progress, desc=f"fit {clipper!r}", leave=False):
+    for step in _progress(range(steps), progress, f"fit {clipper!r}"):
         if step % snapshot_every == 0:
             snap_steps.append(step)
             snaps.append(_flatten(params))

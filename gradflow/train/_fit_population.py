@@ -12,7 +12,7 @@ from .. import clip as _clip
 from .. import optim as _optim
 from .._rng import as_generator, spawn_seeds
 from .._validation import as_int
-from ._fit import COLUMNS, _spectral, record_row
+from ._fit import COLUMNS, _progress, _spectral, record_row
 from ._population import Population
 from ._task import make_task
 
@@ -135,8 +135,6 @@ def fit_population(
     >>> bool(np.allclose(mine.loss, alone.frame.loss, rtol=1e-12))
     True
     """
-    from tqdm.auto import tqdm
-
     spec = make_task(task, T)
     if not isinstance(population, Population):
         raise TypeError(
@@ -156,7 +154,7 @@ def fit_population(
     status = np.array(["completed"] * P, dtype=object)
     n_skipped, n_nonfinite = np.zeros(P, dtype=int), np.zeros(P, dtype=int)
     rows = []
-    for step in tqdm(range(updates), disable=not progress, desc="fit_population", leave=False):
+    for step in _progress(range(updates), progress, "fit_population"):
         record = step % record_every == 0 or step == updates - 1
         spectra = [
             _spectral(_network_cell(population, p)) if spectral and record and active[p]

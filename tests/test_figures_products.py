@@ -88,3 +88,21 @@ def test_bad_arguments():
         fig_products.product_spectra.func(inits=("nonesuch",))
     with pytest.raises(ValueError, match="depths: expected an integer >= 1, got 0"):
         fig_products.product_spectra.func(depths=(0, 4))
+
+
+def test_product_spectra_caption_numbers_come_from_the_data(drawn):
+    _, data = drawn
+    spec = figures.get("product_spectra")
+    text = spec.describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    gauss = data[(data["activation"] == "linear") & (data["init"] == "gaussian")]
+    widths = [
+        np.quantile(part, 0.9) - np.quantile(part, 0.1)
+        for _, part in gauss.groupby("depth")["log10_sv"]
+    ]
+    assert f"(central 80 %: {', '.join(f'{w:.2g}' for w in widths)} decades" in text
+    iso = data[(data["activation"] == "linear") & (data["init"] == "orthogonal")]
+    assert f"at most {np.abs(iso['log_sv']).max():.0e}:" in text
+    tanh = data[(data["activation"] == "tanh") & (data["init"] == "orthogonal")]
+    assert f"within {-tanh['log10_sv'].min():.2g} decades" in text
+    assert ("all σ ≤ 1" in text) == (tanh["log10_sv"].max() <= 1e-12)

@@ -18,10 +18,43 @@ from .._validation import as_choices, as_float, as_int
 from ..cells import ACTIVATIONS, Elman
 from ..plot import palette as _palette
 from ..plot.products import singular_value_spectra
+from ..stats import band_edges
 from ._catalogue import register
 from ._common import init_label
 
 __all__ = ["product_spectra"]
+
+
+def _width(values) -> float:
+    low, high = np.quantile(values, band_edges(80.0))
+    return float(high - low)
+
+
+def _spectra_numbers(data: pd.DataFrame) -> dict:
+    """The caption's numbers: spreads (decades of log10 σ) per panel and depth, from the data."""
+
+    def part(activation, init_name):
+        return data[(data["activation"] == activation) & (data["init"] == init_name)]
+
+    out = {}
+    iso = part("linear", "orthogonal")
+    if len(iso):
+        out["isometry"] = f"{np.abs(iso['log_sv']).max():.0e}"
+    gauss = part("linear", "gaussian")
+    if len(gauss):
+        widths = gauss.groupby("depth")["log10_sv"].agg(_width)
+        out["gauss_widths"] = ", ".join(f"{w:.2g}" for w in widths)
+        out["gauss_depths"] = ", ".join(str(d) for d in widths.index)
+        deepest = gauss[gauss["depth"] == widths.index.max()]["log10_sv"]
+        out["gauss_low"] = f"10^{deepest.min():.0f}"
+        out["gauss_above"] = int((deepest > 0).sum())
+    tanh = part("tanh", "orthogonal")
+    if len(tanh):
+        top = tanh["log10_sv"].max()
+        out["tanh_bound"] = "all σ ≤ 1" if top <= 1e-12 else f"σ at most {10.0**top:.3g}"
+        out["tanh_span"] = f"{-tanh['log10_sv'].min():.2g}"
+        out["tanh_width"] = f"{tanh.groupby('depth')['log10_sv'].agg(_width).max():.2g}"
+    return out
 
 
 @register(
@@ -32,15 +65,17 @@ __all__ = ["product_spectra"]
         "labelled with the width of its central 80 %. Elman networks with N = {hidden_size} at "
         "gain g = {gain:g}, the edge of chaos, with orthogonal (left) or Gaussian (right) W, "
         "linear (top) or tanh (bottom), from h_0 ~ N(0, I); the {hidden_size} singular values of "
-        "each of {seeds} draws of W are pooled; dotted: σ = 1. Orthogonal linear products keep "
-        "every singular value at 1 to 1e-14 (dynamical isometry). Gaussian products spread roughly "
-        "in proportion to the depth (central 80 %: 1.0, 2.7, 8.4 and 31 decades at L = 1, 4, 16 "
-        "and 64), down to 1e-80 at L = 64 with a few values above 1. With tanh, orthogonal W "
-        "keeps all σ ≤ 1 and the spectrum within about 4 decades (central 80 %: at most 1.3 "
-        "decades), while Gaussian W spreads as widely as in the linear case (Pennington, "
-        "Schoenholz & Ganguli 2017)."
+        "each of {seeds} draws of W are pooled; dotted: σ = 1; each column has its own x-range. "
+        "Orthogonal linear products keep every singular value at 1 (|ln σ| at most {isometry}: "
+        "dynamical isometry). Gaussian products spread roughly in proportion to the depth "
+        "(central 80 %: {gauss_widths} decades at L = {gauss_depths}), down to σ = {gauss_low} "
+        "at the largest depth with {gauss_above} values above 1. With tanh, orthogonal W keeps "
+        "{tanh_bound} and the spectrum within {tanh_span} decades (central 80 %: at "
+        "most {tanh_width} decades), while Gaussian W spreads as widely as in the linear case "
+        "(Pennington, Schoenholz & Ganguli 2017)."
     ),
     quick={"hidden_size": 48, "seeds": 2},
+    numbers=_spectra_numbers,
 )
 def product_spectra(
     *,

@@ -284,3 +284,19 @@ def test_spectral_gap_figure_panels(drawn):
 def test_bad_arguments(name, kwargs, match):
     with pytest.raises(ValueError, match=match):
         figures.get(name)(quick=True, **kwargs)
+
+
+def test_spectral_gap_caption_numbers_come_from_the_data(drawn):
+    _, data, _ = drawn["spectral_gap"]
+    text = figures.get("spectral_gap").describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    iid = data[data["init"].isin(["gaussian", "glorot_uniform"])]
+    rho = (iid["spectral_radius"] / iid["gain"]).median()
+    sigma = (iid["sigma_max"] / iid["gain"]).median()
+    assert f"(median {rho:.3g} g at N = 32)" in text
+    assert f"(median {sigma:.3g} g)" in text
+    medians = iid.groupby("gain")["sigma_max"].median()
+    below = medians.index[medians < 1]
+    assert f"only up to g = {below.max():g}," in text if len(below) else "none" in text
+    uniform = data[data["init"] == "uniform"]
+    assert f"(medians {(uniform['spectral_radius'] / uniform['gain']).median():.2f} g" in text

@@ -95,9 +95,14 @@ def test_advice_for_each_verdict():
     assert advice(_parts(0.5, 0.0, 0.5, 0.0))[1].startswith("Re-initialise W_hh orthogonally")
     assert "scale it by 1/ρ = 1" in advice(_parts(0.5, 0.0, 0.5, 0.0))[1]
     assert advice(_parts(0.0, 0.0, 0.0, 0.0))[1].startswith("No re-initialisation needed")
-    assert advice(_parts(-1.0, 0.0, -1.0, 0.0))[0].startswith(
-        "Clip the global gradient norm (gradflow.clip.by_global_norm) at about 15 ×"
-    )
+    for growing in (_parts(0.5, 0.0, 0.5, 0.0), _parts(0.0, 0.0, 0.0, 0.0)):
+        assert advice(growing)[0].startswith(
+            "Clip the global gradient norm (gradflow.clip.by_global_norm) at about 15 ×"
+        )
+    # clipping cannot restore vanishing gradients: no clipping advice, re-initialise first
+    vanishing = advice(_parts(-1.0, 0.0, -1.0, 0.0))
+    assert not any(line.startswith("Clip") for line in vanishing)
+    assert vanishing[0].startswith("Re-initialise W_hh orthogonally")
 
 
 def _gated_parts(blocks, rate, exponent):

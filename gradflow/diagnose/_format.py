@@ -60,6 +60,18 @@ def fmt(x, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
+def _plus_minus(value, stderr) -> str:
+    """``value ± stderr``, or the value alone where it is not finite (a stderr means nothing
+    beside -inf: a dead layer).
+
+    >>> _plus_minus(-0.25, 0.0123), _plus_minus(float("-inf"), 0.0)
+    ('-0.25 ± 0.012', '-inf')
+    """
+    if value is None or not math.isfinite(float(value)):
+        return fmt(value)
+    return f"{fmt(value)} ± {fmt(stderr, 2)}"
+
+
 def table(headers, rows, *, right=None) -> str:
     """An aligned text table; columns in ``right`` (indices) are right-aligned.
 
@@ -123,10 +135,10 @@ def render(report) -> str:
     for g in r.growth:
         means = ", ".join(f"{k.removeprefix('mean_')} {fmt(v, 3)}" for k, v in g.step_means.items())
         rows.append([
-            g.inputs, f"{fmt(g.rate)} ± {fmt(g.rate_stderr, 2)}", fmt(g.factor),
+            g.inputs, _plus_minus(g.rate, g.rate_stderr), fmt(g.factor),
             fmt(g.finite_time_exponent),
             f"{fmt(g.finite_time_low)} … {fmt(g.finite_time_high)}",
-            f"{fmt(g.exponent)} ± {fmt(g.exponent_stderr, 2)}", fmt(g.window_gradient_norm),
+            _plus_minus(g.exponent, g.exponent_stderr), fmt(g.window_gradient_norm),
             fmt(g.memory_time), means,
         ])  # fmt: skip
     lines.append(table(headers, rows, right={1, 2, 3, 6, 7}))

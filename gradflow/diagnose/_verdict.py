@@ -222,13 +222,15 @@ def advice(report_parts) -> list[str]:
     d, blocks, growth, kind = p["decision"], p["blocks"], p["primary"], p["kind"]
     steps = growth.steps
     thr, g_norm = p["clip_threshold"], growth.window_gradient_norm
-    out = [
+    clip_line = (
         f"Clip the global gradient norm (gradflow.clip.by_global_norm) at about "
         f"{_num(thr)} × the norm of the loss gradient on one step's hidden state "
         f"({_num(CLIP_FACTOR)} × the median window gradient norm {_num(g_norm)}): a starting "
         "point; settle it from the norms seen in the first updates (Pascanu et al. 2013 clip "
         "at about their average)."
-    ]
+    )
+    # clipping bounds growing gradients; it cannot restore vanishing ones
+    out = [] if d.verdict == "vanishing" else [clip_line]
     top = max(blocks, key=lambda b: b.spectral_radius)
     if d.verdict == "exploding":
         if kind == "elman":

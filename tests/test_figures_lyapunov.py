@@ -143,3 +143,19 @@ def test_bad_arguments():
         fig_lyapunov.lyapunov_spectra.func(hidden_size=8, k=9)
     with pytest.raises(ValueError, match="activations: expected one of"):
         fig_lyapunov.phase_diagram.func(activations=("softsign",))
+
+
+def test_phase_diagram_caption_numbers_come_from_the_data(drawn):
+    _, data = drawn["phase_diagram"]
+    spec = figures.get("phase_diagram")
+    text = spec.describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    sim = data[data["curve"] == "simulated"]
+    mean = sim.groupby(["activation", "gain"])["exponent"].mean()
+    top = mean["tanh"].index.max()
+    assert f"({mean['tanh'][top]:.2f} against {np.log(top):.2f} at g = {top:g})" in text
+    rho = data[data["curve"].str.startswith("ln ρ")].groupby("gain")["exponent"].mean()
+    above = (rho - np.log(rho.index.to_numpy())).mean()
+    assert f"lies about {above:.2g} above ln g" in text
+    shifted = data.assign(exponent=data["exponent"] + 0.5)
+    assert spec.describe(quick=True, data=shifted) != text

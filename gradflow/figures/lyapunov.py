@@ -160,6 +160,30 @@ def _gain_grid(gain_min, gain_max, n_gains) -> np.ndarray:
     return np.round(grid, 12)
 
 
+def _phase_numbers(data: pd.DataFrame) -> dict:
+    """The caption's numbers, from the simulated exponents and the curves of the data."""
+    sim = data[data["curve"] == "simulated"]
+    mean = sim.groupby(["activation", "gain"])["exponent"].mean()
+    rho = data[data["curve"].str.startswith("ln ρ")].groupby("gain")["exponent"].mean()
+    field = data[data["curve"].str.startswith("mean-field")].set_index("gain")["exponent"]
+    out = {}
+    if "linear" in mean.index.get_level_values(0) and len(rho):
+        linear = mean["linear"]
+        out["linear_rho"] = f"{(linear - rho.reindex(linear.index)).abs().max():.2g}"
+        out["rho_above"] = f"{(rho - np.log(rho.index.to_numpy())).mean():.2g}"
+    if {"linear", "tanh"} <= set(mean.index.get_level_values(0)):
+        tanh, linear = mean["tanh"], mean["linear"]
+        low = tanh.index[tanh.index < 1]
+        out["below_match"] = f"{(tanh[low] - linear[low]).abs().max():.1g}" if len(low) else "–"
+        top = tanh.index.max()
+        out["g_top"], out["tanh_top"] = f"{top:g}", f"{tanh[top]:.2f}"
+        out["ln_top"] = f"{np.log(top):.2f}"
+        high = tanh.index[tanh.index >= 2]
+        near = field.reindex(high, method="nearest")
+        out["field_gap"] = f"{np.abs(near.to_numpy() - tanh[high].to_numpy()).max():.2g}"
+    return out
+
+
 @register(
     "phase_diagram",
     caption=(
@@ -171,15 +195,15 @@ def _gain_grid(gain_min, gain_max, n_gains) -> np.ndarray:
         "Lines: the mean-field exponent of the infinitely wide tanh network (Poole et al. "
         "2016; ln g below g = 1), ln g, and ln ρ(W) of each drawn matrix (short bars, "
         "averaged over draws); the vertical line marks the edge of chaos g = 1. Linear "
-        "networks follow ln ρ(W) (to 0.003), which lies about 0.036 above ln g: a finite "
-        "Gaussian matrix's spectral radius exceeds g by a few per cent. Below g = 1 the tanh "
-        "network decays to its fixed point 0 and its exponent equals the linear one (to "
-        "0.001). Above g = 1 it is chaotic, λ_1 > 0, but far below ln g (0.42 against 1.39 at "
-        "g = 4), approaching the mean-field curve from below (within 0.015 for g ≥ 2); just "
-        "above the edge (g ≤ 1.26) the finite network stays within 0.01 of λ_1 = 0, below "
-        "the mean-field 0.007–0.025."
+        "networks follow ln ρ(W) (to {linear_rho}), which lies about {rho_above} above ln g: a "
+        "finite Gaussian matrix's spectral radius exceeds g by a few per cent. Below g = 1 "
+        "the tanh network decays to its fixed point 0 and its exponent equals the linear one "
+        "(to {below_match}). Above g = 1 it is chaotic, λ_1 > 0, but far below ln g "
+        "({tanh_top} against {ln_top} at g = {g_top}), approaching the mean-field curve "
+        "(within {field_gap} for g ≥ 2)."
     ),
     quick={"hidden_size": 48, "seeds": 3, "n_gains": 9, "steps": 300, "burn_in": 100},
+    numbers=_phase_numbers,
 )
 def phase_diagram(
     *,

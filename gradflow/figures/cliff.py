@@ -144,4 +144,7 @@ def cliff(
     axes[2].set_xlabel("gradient-descent update")
     axes[2].set_title("loss along the paths")
     figure_legend(fig, axes, ncols=len(rules) + 2)
+    for handle, text in zip(fig.legends[0].legend_handles, fig.legends[0].get_texts()):
+        if text.get_text().startswith("wall"):  # drawn white on the surface: grey on the page
+            handle.set_color("0.35")
     return _freeze_layout(fig), data

@@ -1,0 +1,334 @@
+"""Build-time pages of the gradflow documentation, generated from the package itself.
+
+Everything here is written into ``docs/_generated/`` (gitignored) when the build starts, so a
+new public module, figure, notebook or subcommand appears on the site without editing docs/:
+
+- ``api/``: one page per public module (every ``gradflow.<m>`` with an ``__all__``, found by
+  walking the package), with an autosummary table of every name in its ``__all__``; the
+  autosummary stubs go to ``api/generated/``. A submodule whose ``__all__`` names objects its
+  package does not re-export (``gradflow.figures.foundation``, ...) gets a page of its own.
+- ``gallery.md``: one entry per registered figure (:func:`gradflow.figures.available`), with
+  the committed image, the caption as ``figures/README.md`` states it (rendered by
+  :meth:`gradflow.figures.FigureSpec.describe` from the committed CSV), the command and the
+  Python call.
+- ``notebooks/``: a copy of every ``notebooks/*.ipynb`` and an index page.
+- ``cli/``: the ``--help`` text of ``gradflow`` and of each subcommand, from the parser.
+
+The module imports nothing but the standard library at the top, so the tests can use its
+functions without Sphinx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import os
+import pkgutil
+import shutil
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1]
+ROOT = DOCS.parent
+GENERATED = DOCS / "_generated"
+PACKAGE = "gradflow"
+
+
+# -- API reference -----------------------------------------------------------------------------
+def _public(name: str) -> bool:
+    return not any(part.startswith("_") for part in name.split(".")[1:])
+
+
+def public_modules() -> list[str]:
+    """Every public module ``gradflow.<m>`` that has an ``__all__``, in alphabetical order."""
+    package = importlib.import_module(PACKAGE)
+    found = []
+    for info in pkgutil.iter_modules(package.__path__, f"{PACKAGE}."):
+        if _public(info.name) and hasattr(importlib.import_module(info.name), "__all__"):
+            found.append(info.name)
+    return sorted(found)
+
+
+def extra_names(name: str) -> list[str]:
+    """The names of submodule ``name``'s ``__all__`` that its package does not re-export."""
+    parent = importlib.import_module(name.rsplit(".", 1)[0])
+    return [n for n in importlib.import_module(name).__all__ if n not in parent.__all__]
+
+
+def public_submodules(name: str) -> list[str]:
+    """Public submodules of package ``name`` (any depth) that add names of their own."""
+    module = importlib.import_module(name)
+    if not hasattr(module, "__path__"):
+        return []
+    found = []
+    for info in pkgutil.walk_packages(module.__path__, f"{name}."):
+        if not _public(info.name):
+            continue
+        sub = importlib.import_module(info.name)
+        if hasattr(sub, "__all__") and extra_names(info.name):
+            found.append(info.name)
+    return sorted(found)
+
+
+def _title(text: str, char: str = "=") -> list[str]:
+    return [text, char * len(text), ""]
+
+
+def _autosummary(names) -> list[str]:
+    return (
+        [".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
+        + [f"   {n}" for n in names]
+        + [""]
+    )
+
+
+def module_page(name: str) -> str:
+    """reST of the API page of module ``name``: its docstring and a table of its ``__all__``."""
+    module = importlib.import_module(name)
+    lines = _title(f"``{name}``")
+    lines += [f".. automodule:: {name}", "", f".. currentmodule:: {name}", ""]
+    lines += _autosummary(module.__all__)
+    subs = public_submodules(name)
+    if subs:
+        lines += [".. toctree::", "   :hidden:", ""] + [f"   {s}" for s in subs] + [""]
+        lines += _title("Submodules", "-")
+        for sub in subs:
+            names = ", ".join(f":obj:`~{sub}.{n}`" for n in extra_names(sub))
+            lines += [f"- :mod:`{sub}`: {names}"]
+        lines += [""]
+    return "\n".join(lines)
+
+
+def submodule_page(name: str) -> str:
+    """reST of the page of a submodule: its docstring and a table of its ``__all__``.
+
+    The names its package re-exports are documented under both dotted names, so that the
+    submodule's own docstrings resolve their short references.
+    """
+    module = importlib.import_module(name)
+    parent, stem = name.rsplit(".", 1)
+    lines = _title(f"``{name}``")
+    lines += [f".. automodule:: {name}"]
+    if getattr(importlib.import_module(parent), stem) is not module:
+        # The package re-exports a function of the same name (gradflow.plot.growth): that
+        # function owns the dotted name.
+        lines += ["   :no-index:"]
+    lines += ["", f".. currentmodule:: {name}", ""]
+    lines += _autosummary(module.__all__)
+    return "\n".join(lines)
+
+
+def api_index(modules) -> str:
+    lines = _title("API reference")
+    lines += [
+        "One page per public module (every ``gradflow.<module>`` with an ``__all__``), each",
+        "listing every name of its ``__all__``. The layers of :doc:`/index` import only from",
+        "the layers below them.",
+        "",
+        ".. toctree::",
+        "   :maxdepth: 1",
+        "",
+    ]
+    lines += [f"   {m}" for m in modules] + [""]
+    return "\n".join(lines)
+
+
+def write_api(out: Path) -> list[str]:
+    modules = public_modules()
+    out.mkdir(parents=True, exist_ok=True)
+    pages = {"index": api_index(modules)}
+    for name in modules:
+        pages[name] = module_page(name)
+        for sub in public_submodules(name):
+            pages[sub] = submodule_page(sub)
+    for stem, text in pages.items():
+        _write(out / f"{stem}.rst", text)
+    return modules
+
+
+# -- figure gallery ----------------------------------------------------------------------------
+def figure_entries(figures_dir: Path = ROOT / "figures"):
+    """``(name, caption, source)`` per registered figure, caption filled from its committed CSV."""
+    import pandas as pd
+
+    from gradflow import figures
+
+    entries = []
+    for name in figures.available():
+        spec = figures.get(name)
+        csv = figures_dir / f"{name}.csv"
+        data = pd.read_csv(csv) if spec.numbers is not None and csv.exists() else None
+        entries.append((name, spec.describe(data=data), spec.source))
+    return entries
+
+
+def gallery_source(entries, image_dir: str = "gallery") -> str:
+    """MyST Markdown of the gallery: image, caption, command and Python call per figure."""
+    lines = [
+        "# Figure gallery",
+        "",
+        "Every figure of the catalogue (`gradflow.figures.available()`), as committed in",
+        "`figures/` with its caption from the figure's own data. Each one is one function of",
+        "{mod}`gradflow.figures` and one line of the command line; each writes the CSV of exactly",
+        "what it plots beside the image. See {doc}`/cli` for `gradflow figures`.",
+        "",
+    ]
+    for name, caption, source in entries:
+        lines += [
+            f"(figure-{name})=",
+            f"## {name}",
+            "",
+            f"```{{image}} {image_dir}/{name}.png",
+            f":alt: {name}",
+            f":target: {image_dir}/{name}.png",
+            "```",
+            "",
+            caption,
+            "",
+            f"- Regenerate: `gradflow figures --only {name}`",
+            f'- In Python: `fig, data = gradflow.figures.get("{name}")()`',
+            f"- Source: {{func}}`{source}`",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_gallery(out: Path) -> list[str]:
+    entries = figure_entries()
+    images = out / "gallery"
+    images.mkdir(parents=True, exist_ok=True)
+    for name, _, _ in entries:
+        png = ROOT / "figures" / f"{name}.png"
+        if not png.exists():
+            raise FileNotFoundError(f"figure {name!r} has no committed image {png}")
+        shutil.copy2(png, images / png.name)
+    _write(out / "gallery.md", gallery_source(entries))
+    return [name for name, _, _ in entries]
+
+
+# -- notebooks ---------------------------------------------------------------------------------
+def notebook_title(path: Path) -> str:
+    """The first Markdown heading of a notebook (its file stem when it has none)."""
+    for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", "")).splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return path.stem
+
+
+def write_notebooks(out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.ipynb"):
+        old.unlink()
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for path in notebooks:
+        shutil.copy2(path, out / path.name)
+    lines = _title("Notebooks")
+    lines += [
+        "Teaching notebooks, rendered as committed in ``notebooks/`` (they are not executed",
+        "when the site is built). Each states a result with its formula, computes the number",
+        "with gradflow and asserts it against the theory; ``pytest tests/test_notebooks.py``",
+        "runs them all.",
+        "",
+    ]
+    lines += [f"- :doc:`{p.stem}`: {notebook_title(p)}" for p in notebooks] + [""]
+    lines += [".. toctree::", "   :hidden:", ""] + [f"   {p.stem}" for p in notebooks] + [""]
+    _write(out / "index.rst", "\n".join(lines))
+    return [p.stem for p in notebooks]
+
+
+# -- command line ------------------------------------------------------------------------------
+def help_text(*args: str, columns: int = 96) -> str:
+    """``gradflow ARGS --help`` as printed, from the package's own parser."""
+    from gradflow.cli import build_parser
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(columns)
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+            build_parser().parse_args([*args, "--help"])
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+    return buffer.getvalue()
+
+
+def subcommands() -> list[str]:
+    """The subcommands in the order ``gradflow --help`` lists them."""
+    from gradflow.cli import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:  # argparse keeps the subparsers as an action
+        if action.dest == "command":
+            return list(action.choices)
+    return []
+
+
+def write_cli(out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    names = subcommands()
+    _write(out / "gradflow.txt", help_text())
+    lines = []
+    for name in names:
+        _write(out / f"{name}.txt", help_text(name))
+        lines += _title(f"``gradflow {name}``", "-")
+        lines += [f".. literalinclude:: /_generated/cli/{name}.txt", "   :language: text", ""]
+    _write(out / "subcommands.rst.txt", "\n".join(lines))  # included by cli.rst
+    return names
+
+
+# -- Sphinx ------------------------------------------------------------------------------------
+def _write(path: Path, text: str) -> None:
+    """Write only when the text changed, so an incremental build stays incremental."""
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def generate(out: Path = GENERATED) -> dict[str, list[str]]:
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "modules": write_api(out / "api"),
+        "figures": write_gallery(out),
+        "notebooks": write_notebooks(out / "notebooks"),
+        "subcommands": write_cli(out / "cli"),
+    }
+
+
+def _figure_docstring(app, what, name, obj, options, lines) -> None:
+    """A registered figure (a FigureSpec) is documented by the function it draws with."""
+    from gradflow.figures import FigureSpec
+
+    if not isinstance(obj, FigureSpec):
+        return
+    from sphinx.util.docstrings import prepare_docstring
+
+    signature = inspect.signature(obj.func).replace(return_annotation=inspect.Signature.empty)
+    params = ", ".join(
+        str(p.replace(annotation=inspect.Parameter.empty)) for p in signature.parameters.values()
+    )
+    lines[:] = [
+        f"Figure ``{obj.name}`` of the catalogue: a :class:`~gradflow.figures.FigureSpec` that",
+        f"draws with ``{obj.func.__name__}({params})`` and returns ``(Figure, DataFrame)``;",
+        f"``{name.rsplit('.', 1)[-1]}(quick=True)`` draws the quick version. See",
+        f":ref:`figure-{obj.name}` in the gallery.",
+        "",
+        *prepare_docstring(inspect.getdoc(obj.func) or ""),
+    ]
+
+
+def _on_config_inited(app, config) -> None:
+    generate(Path(app.srcdir) / "_generated")
+
+
+def setup(app):
+    # Before Sphinx lists the source files (and autosummary reads them for its stubs).
+    app.connect("config-inited", _on_config_inited)
+    # Before numpydoc (priority 500) parses the docstring.
+    app.connect("autodoc-process-docstring", _figure_docstring, priority=400)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

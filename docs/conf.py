@@ -61,7 +61,10 @@ myst_heading_anchors = 3
 # -- nitpicky: only external types may stay unresolved -----------------------------------------
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|pandas|pd|matplotlib|mpl|concurrent\.futures|typing)(\..*)?"),
+    (
+        r"py:.*",
+        r"(numpy|np|pandas|pd|matplotlib|mpl|seaborn|sns|scipy|concurrent\.futures|typing)(\..*)?",
+    ),
     (r"py:.*", r"(ndarray|DataFrame|Series|Figure|Axes|Generator|Executor|Future)"),
 ]
 

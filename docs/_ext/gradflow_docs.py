@@ -76,12 +76,27 @@ def _title(text: str, char: str = "=") -> list[str]:
     return [text, char * len(text), ""]
 
 
-def _autosummary(names) -> list[str]:
-    return (
-        [".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
-        + [f"   {n}" for n in names]
-        + [""]
-    )
+def _is_figure(module, name: str) -> bool:
+    from gradflow.figures import FigureSpec
+
+    return isinstance(getattr(module, name), FigureSpec)
+
+
+def _autosummary(names, template: str | None = None) -> list[str]:
+    head = [".. autosummary::", "   :toctree: generated", "   :nosignatures:"]
+    if template:
+        head.append(f"   :template: {template}")
+    return head + [""] + [f"   {n}" for n in names] + [""]
+
+
+def _tables(module, names) -> list[str]:
+    """Autosummary tables of ``names``; the registered figures get a function's page."""
+    figures = [n for n in names if _is_figure(module, n)]
+    others = [n for n in names if n not in figures]
+    lines = _autosummary(others) if others else []
+    if figures:
+        lines += _title("Figures", "-") + _autosummary(figures, template="autosummary/figure.rst")
+    return lines
 
 
 def module_page(name: str) -> str:
@@ -89,7 +104,7 @@ def module_page(name: str) -> str:
     module = importlib.import_module(name)
     lines = _title(f"``{name}``")
     lines += [f".. automodule:: {name}", "", f".. currentmodule:: {name}", ""]
-    lines += _autosummary(module.__all__)
+    lines += _tables(module, module.__all__)
     subs = public_submodules(name)
     if subs:
         lines += [".. toctree::", "   :hidden:", ""] + [f"   {s}" for s in subs] + [""]
@@ -116,7 +131,7 @@ def submodule_page(name: str) -> str:
         # function owns the dotted name.
         lines += ["   :no-index:"]
     lines += ["", f".. currentmodule:: {name}", ""]
-    lines += _autosummary(module.__all__)
+    lines += _tables(module, module.__all__)
     return "\n".join(lines)
 
 
@@ -308,15 +323,16 @@ def _figure_docstring(app, what, name, obj, options, lines) -> None:
         return
     from sphinx.util.docstrings import prepare_docstring
 
-    signature = inspect.signature(obj.func).replace(return_annotation=inspect.Signature.empty)
-    params = ", ".join(
-        str(p.replace(annotation=inspect.Parameter.empty)) for p in signature.parameters.values()
-    )
+    params = inspect.signature(obj.func).parameters.values()
+    shown = [str(p.replace(annotation=inspect.Parameter.empty)) for p in params]
+    shown = [s for s in shown if not s.startswith("*")] + ["quick=False"]
+    stem = name.rsplit(".", 1)[-1]
     lines[:] = [
-        f"Figure ``{obj.name}`` of the catalogue: a :class:`~gradflow.figures.FigureSpec` that",
-        f"draws with ``{obj.func.__name__}({params})`` and returns ``(Figure, DataFrame)``;",
-        f"``{name.rsplit('.', 1)[-1]}(quick=True)`` draws the quick version. See",
-        f":ref:`figure-{obj.name}` in the gallery.",
+        f"``{stem}(*, {', '.join(shown)})`` -> ``(Figure, DataFrame)``",
+        "",
+        f"Figure ``{obj.name}`` of the catalogue (:ref:`figure-{obj.name}` in the gallery): a",
+        ":class:`~gradflow.figures.FigureSpec`, called like the function it wraps;",
+        f"``{stem}(quick=True)`` draws the quick version.",
         "",
         *prepare_docstring(inspect.getdoc(obj.func) or ""),
     ]

@@ -62,14 +62,10 @@ def test_every_public_module_has_an_api_page_listing_its_all():
         assert set(importlib.import_module(name).__all__) <= entries, name
 
 
-def test_every_public_submodule_with_names_of_its_own_has_a_page():
+def test_every_public_submodule_has_a_page_listing_its_all():
     for name in _walk_public("gradflow"):
-        if name.count(".") < 2:
-            continue
         module = importlib.import_module(name)
-        parent = importlib.import_module(name.rsplit(".", 1)[0])
-        extra = [n for n in getattr(module, "__all__", []) if n not in parent.__all__]
-        if not extra:
+        if name.count(".") < 2 or not hasattr(module, "__all__"):
             continue
         top = ".".join(name.split(".")[:2])
         assert name in gen.public_submodules(top), name

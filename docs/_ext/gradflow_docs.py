@@ -5,8 +5,8 @@ new public module, figure, notebook or subcommand appears on the site without ed
 
 - ``api/``: one page per public module (every ``gradflow.<m>`` with an ``__all__``, found by
   walking the package), with an autosummary table of every name in its ``__all__``; the
-  autosummary stubs go to ``api/generated/``. A submodule whose ``__all__`` names objects its
-  package does not re-export (``gradflow.figures.foundation``, ...) gets a page of its own.
+  autosummary stubs go to ``api/generated/``. Every public submodule with an ``__all__``
+  (``gradflow.figures.foundation``, ``gradflow.cells.lstm``, ...) gets a page of its own.
 - ``gallery.md``: one entry per registered figure (:func:`gradflow.figures.available`), with
   the committed image, the caption as ``figures/README.md`` states it (rendered by
   :meth:`gradflow.figures.FigureSpec.describe` from the committed CSV), the command and the
@@ -58,7 +58,7 @@ def extra_names(name: str) -> list[str]:
 
 
 def public_submodules(name: str) -> list[str]:
-    """Public submodules of package ``name`` (any depth) that add names of their own."""
+    """Public submodules of package ``name`` (any depth) that have an ``__all__``."""
     module = importlib.import_module(name)
     if not hasattr(module, "__path__"):
         return []
@@ -67,7 +67,7 @@ def public_submodules(name: str) -> list[str]:
         if not _public(info.name):
             continue
         sub = importlib.import_module(info.name)
-        if hasattr(sub, "__all__") and extra_names(info.name):
+        if hasattr(sub, "__all__"):
             found.append(info.name)
     return sorted(found)
 
@@ -110,8 +110,9 @@ def module_page(name: str) -> str:
         lines += [".. toctree::", "   :hidden:", ""] + [f"   {s}" for s in subs] + [""]
         lines += _title("Submodules", "-")
         for sub in subs:
-            names = ", ".join(f":obj:`~{sub}.{n}`" for n in extra_names(sub))
-            lines += [f"- :mod:`{sub}`: {names}"]
+            extras = extra_names(sub)
+            names = ", ".join(f":obj:`~{sub}.{n}`" for n in extras)
+            lines += [f"- :mod:`{sub}`" + (f", which also defines {names}" if extras else "")]
         lines += [""]
     return "\n".join(lines)
 

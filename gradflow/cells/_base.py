@@ -103,8 +103,8 @@ class Cell(abc.ABC):
     a trailing axis k):
 
     - :meth:`jvp_block` ``(traj, t, V)`` -> :math:`J_t V` for ``V`` of shape ``(…, S, k)``;
-    - :meth:`vjp_block` ``(traj, t, U)`` -> :math:`J_t^\top U` for ``U`` of shape ``(…, S, k)``;
-    - :meth:`vjp_vector` ``(traj, t, u)`` -> :math:`J_t^\top u` for ``u`` of shape ``(…, S)``
+    - :meth:`vjp_block` ``(traj, t, U)`` -> :math:`J_t^\\top U` for ``U`` of shape ``(…, S, k)``;
+    - :meth:`vjp_vector` ``(traj, t, u)`` -> :math:`J_t^\\top u` for ``u`` of shape ``(…, S)``
       (by default through :meth:`vjp_block`; a cell may override it with a faster path).
 
     The checked :meth:`jacobian`, :meth:`vjp` and :meth:`jvp` validate their arguments and
@@ -160,10 +160,10 @@ class Cell(abc.ABC):
 
     @abc.abstractmethod
     def vjp_block(self, traj: Trajectory, t: int, vectors: np.ndarray) -> np.ndarray:
-        """:math:`J_t^\top U` for a block ``U`` of shape ``(…, S, k)`` (unchecked)."""
+        """:math:`J_t^\\top U` for a block ``U`` of shape ``(…, S, k)`` (unchecked)."""
 
     def vjp_vector(self, traj: Trajectory, t: int, v: np.ndarray) -> np.ndarray:
-        """:math:`J_t^\top u` for ``u`` of shape ``(…, S)`` (unchecked)."""
+        """:math:`J_t^\\top u` for ``u`` of shape ``(…, S)`` (unchecked)."""
         return self.vjp_block(traj, t, v[..., None])[..., 0]
 
     def _dense_jacobian(self, traj: Trajectory, t: int) -> np.ndarray:

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import pkgutil
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,18 @@ def test_the_glossary_defines_the_vocabulary_the_rules_and_the_verdicts():
     wanted = VOCABULARY + [f"{rule} (clipping rule)" for rule in clip.RULES]
     wanted += [f"{verdict} (verdict)" for verdict in diagnose.VERDICTS]
     assert not set(wanted) - terms, sorted(set(wanted) - terms)
+
+
+def test_the_command_line_page_examples_parse():
+    from gradflow.cli import build_parser
+
+    text = (DOCS / "cli.rst").read_text(encoding="utf-8")
+    block = text.split(".. code-block:: bash", 1)[1].split("\n\n", 2)[1]
+    commands = [
+        line.split("#", 1)[0].strip()
+        for line in block.replace("\\\n", " ").splitlines()
+        if line.strip().startswith("gradflow ")
+    ]
+    assert len(commands) >= 4
+    for command in commands:
+        build_parser().parse_args(shlex.split(command)[1:])  # raises on an unknown option

@@ -8,7 +8,7 @@ new public module, figure, notebook or subcommand appears on the site without ed
   autosummary stubs go to ``api/generated/``. Every public submodule with an ``__all__``
   (``gradflow.figures.foundation``, ``gradflow.cells.lstm``, ...) gets a page of its own.
 - ``gallery.md``: one entry per registered figure (:func:`gradflow.figures.available`), with
-  the committed image, the caption as ``figures/README.md`` states it (rendered by
+  the committed image and CSV, the caption as ``figures/README.md`` states it (rendered by
   :meth:`gradflow.figures.FigureSpec.describe` from the committed CSV), the command and the
   Python call.
 - ``notebooks/``: a copy of every ``notebooks/*.ipynb`` and an index page.
@@ -198,11 +198,11 @@ def gallery_source(entries, image_dir: str = "gallery") -> str:
             "",
             f"```{{image}} {image_dir}/{name}.png",
             f":alt: {name}",
-            f":target: {image_dir}/{name}.png",
             "```",
             "",
             caption,
             "",
+            f"- Data: {{download}}`{name}.csv <{image_dir}/{name}.csv>` (exactly what it plots)",
             f"- Regenerate: `gradflow figures --only {name}`",
             f'- In Python: `fig, data = gradflow.figures.get("{name}")()`',
             f"- Source: {{func}}`{source}`",
@@ -216,10 +216,11 @@ def write_gallery(out: Path) -> list[str]:
     images = out / "gallery"
     images.mkdir(parents=True, exist_ok=True)
     for name, _, _ in entries:
-        png = ROOT / "figures" / f"{name}.png"
-        if not png.exists():
-            raise FileNotFoundError(f"figure {name!r} has no committed image {png}")
-        shutil.copy2(png, images / png.name)
+        for suffix in (".png", ".csv"):
+            path = ROOT / "figures" / f"{name}{suffix}"
+            if not path.exists():
+                raise FileNotFoundError(f"figure {name!r} has no committed {path}")
+            shutil.copy2(path, images / path.name)
     _write(out / "gallery.md", gallery_source(entries))
     return [name for name, _, _ in entries]
 

@@ -106,7 +106,7 @@ class ClipInfo:
 
     @property
     def fraction_clipped(self) -> float:
-        """Older alias of :attr:`entries_clipped`."""
+        """Older alias of ``entries_clipped``."""
         return self.entries_clipped
 
 

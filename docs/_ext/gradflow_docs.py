@@ -9,8 +9,7 @@ new public module, figure, notebook or subcommand appears on the site without ed
   (``gradflow.figures.foundation``, ``gradflow.cells.lstm``, ...) gets a page of its own.
 - ``gallery.md``: one entry per registered figure (:func:`gradflow.figures.available`), with
   the committed image and CSV, the caption as ``figures/README.md`` states it (rendered by
-  :meth:`gradflow.figures.FigureSpec.describe` from the committed CSV), the command and the
-  Python call.
+  :func:`gradflow.figures.render_readme` with the image), the command and the Python call.
 - ``notebooks/``: a copy of every ``notebooks/*.ipynb`` and an index page.
 - ``cli/``: the ``--help`` text of ``gradflow`` and of each subcommand, from the parser.
 
@@ -165,18 +164,44 @@ def write_api(out: Path) -> list[str]:
 
 
 # -- figure gallery ----------------------------------------------------------------------------
+def readme_captions(readme: Path = ROOT / "figures" / "README.md") -> dict[str, str]:
+    """The caption of each figure in the catalogue's README, as ``gradflow figures`` wrote it.
+
+    The README is rendered by :func:`gradflow.figures.render_readme` from each
+    :class:`~gradflow.figures.FigureSpec` and the figure's CSV, in the same run that drew the
+    committed image, so its caption is the one that describes that image.
+    """
+    if not readme.exists():
+        return {}
+    captions = {}
+    for section in readme.read_text(encoding="utf-8").split("\n## ")[1:]:
+        name, _, body = section.partition("\n")
+        paragraphs = [p.strip() for p in body.strip().split("\n\n")]
+        if len(paragraphs) >= 2 and paragraphs[0].startswith("!["):
+            captions[name.strip()] = paragraphs[1]
+    return captions
+
+
 def figure_entries(figures_dir: Path = ROOT / "figures"):
-    """``(name, caption, source)`` per registered figure, caption filled from its committed CSV."""
+    """``(name, caption, source)`` per registered figure, in catalogue order.
+
+    The caption is the README's (see :func:`readme_captions`); a figure the README does not
+    have yet is described by its spec, filled from its committed CSV when it has one.
+    """
     import pandas as pd
 
     from gradflow import figures
 
+    committed = readme_captions(figures_dir / "README.md")
     entries = []
     for name in figures.available():
         spec = figures.get(name)
-        csv = figures_dir / f"{name}.csv"
-        data = pd.read_csv(csv) if spec.numbers is not None and csv.exists() else None
-        entries.append((name, spec.describe(data=data), spec.source))
+        caption = committed.get(name)
+        if caption is None:
+            csv = figures_dir / f"{name}.csv"
+            data = pd.read_csv(csv) if spec.numbers is not None and csv.exists() else None
+            caption = spec.describe(data=data)
+        entries.append((name, caption, spec.source))
     return entries
 
 

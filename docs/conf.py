@@ -54,8 +54,6 @@ numpydoc_xref_param_type = False
 # -- notebooks: rendered from what is committed, never executed --------------------------------
 nb_execution_mode = "off"
 myst_enable_extensions = ["dollarmath", "amsmath"]
-# The notebooks link to files of the repository (../README.md) that are not pages of the site.
-myst_all_links_external = True
 myst_heading_anchors = 3
 
 # -- nitpicky: only external types may stay unresolved -----------------------------------------

@@ -10,7 +10,8 @@ new public module, figure, notebook or subcommand appears on the site without ed
 - ``gallery.md``: one entry per registered figure (:func:`gradflow.figures.available`), with
   the committed image and CSV, the caption as ``figures/README.md`` states it (rendered by
   :func:`gradflow.figures.render_readme` with the image), the command and the Python call.
-- ``notebooks/``: a copy of every ``notebooks/*.ipynb`` and an index page.
+- ``notebooks/``: a copy of every ``notebooks/*.ipynb`` (links to the README pointed at the
+  landing page) and an index page.
 - ``cli/``: the ``--help`` text of ``gradflow`` and of each subcommand, from the parser.
 
 The module imports nothing but the standard library at the top, so the tests can use its
@@ -26,6 +27,7 @@ import io
 import json
 import os
 import pkgutil
+import re
 import shutil
 from pathlib import Path
 
@@ -261,13 +263,38 @@ def notebook_title(path: Path) -> str:
     return path.stem
 
 
+#: Repository files the notebooks link to (relative to notebooks/) -> the site's page for them.
+REPOSITORY_LINKS = {"../README.md": "../../index.rst", "../figures/README.md": "../gallery.md"}
+_LINK = re.compile(r"\]\((\.\./[^)#\s]+)(#[^)\s]*)?\)")
+
+
+def notebook_copy(path: Path) -> str:
+    """The notebook's JSON with its links to repository files pointed at the site's pages.
+
+    Links between notebooks resolve as they are; the README (the landing page here) and the
+    figure catalogue (the gallery) are not files of the site.
+    """
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+
+    def link(match):
+        target = REPOSITORY_LINKS.get(match.group(1))
+        return match.group(0) if target is None else f"]({target})"
+
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else source
+            cell["source"] = _LINK.sub(link, text)
+    return json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
+
+
 def write_notebooks(out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.ipynb"):
         old.unlink()
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     for path in notebooks:
-        shutil.copy2(path, out / path.name)
+        _write(out / path.name, notebook_copy(path))
     lines = _title("Notebooks")
     lines += [
         "Teaching notebooks, rendered as committed in ``notebooks/`` (they are not executed",

@@ -102,6 +102,8 @@ def test_every_notebook_is_copied_and_listed(tmp_path):
     index = (tmp_path / "index.rst").read_text(encoding="utf-8")
     for stem in stems:
         assert (tmp_path / f"{stem}.ipynb").exists() and f":doc:`{stem}`" in index
+        # the README is no page of the site: its links point at the landing page
+        assert "](../README.md" not in (tmp_path / f"{stem}.ipynb").read_text(encoding="utf-8")
 
 
 def test_the_command_line_page_has_every_subcommands_help(tmp_path):

@@ -392,6 +392,15 @@ def _figure_docstring(app, what, name, obj, options, lines) -> None:
     ]
 
 
+def _no_type_docstring(app, what, name, obj, options, lines) -> None:
+    """A constant without a ``#:`` comment shows nothing, rather than its type's docstring."""
+    if what not in ("data", "attribute") or not lines or inspect.isclass(obj):
+        return
+    own = inspect.getdoc(type(obj))
+    if own and lines[0].strip() == own.strip().splitlines()[0].strip():
+        lines[:] = []
+
+
 def _on_config_inited(app, config) -> None:
     generate(Path(app.srcdir) / "_generated")
 
@@ -401,4 +410,5 @@ def setup(app):
     app.connect("config-inited", _on_config_inited)
     # Before numpydoc (priority 500) parses the docstring.
     app.connect("autodoc-process-docstring", _figure_docstring, priority=400)
+    app.connect("autodoc-process-docstring", _no_type_docstring, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -81,7 +81,7 @@ def spectral_radius(W, *, method="auto"):
     ARPACK path otherwise ``eigs`` runs from a
     fixed starting vector for at most ``max(300, N // 10)`` restarts. If it does not converge,
     ``"auto"`` falls back to the dense path (same answer, slower) and ``"arpack"`` raises
-    :class:`~gradflow._validation.GradflowError`. ``N < 3`` always uses the dense path.
+    :class:`~gradflow.errors.GradflowError`. ``N < 3`` always uses the dense path.
 
     References
     ----------
@@ -128,7 +128,7 @@ def spectral_norm(W, *, method="auto"):
     Notes
     -----
     ``sigma_max = sqrt(lambda_max(W^T W)) >= rho(W)``. On ARPACK non-convergence ``"auto"``
-    falls back to the dense SVD and ``"arpack"`` raises :class:`GradflowError`.
+    falls back to the dense SVD and ``"arpack"`` raises :class:`~gradflow.errors.GradflowError`.
 
     Examples
     --------

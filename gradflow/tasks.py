@@ -54,8 +54,9 @@ def single_unit(w, b, *, steps: int = 50, x0: float = 0.5, target: float = 0.7):
     dx_t/dw = sigma(x_{t-1}) + w sigma'(x_{t-1}) dx_{t-1}/dw and
     dx_t/db = 1 + w sigma'(x_{t-1}) dx_{t-1}/db, with dx_0/dw = dx_0/db = 0, and
     dloss/dx_T = 2 (sigma(x_T) - target) sigma'(x_T). Every quantity is bounded by
-    |w|, |b| and (|w|/4)^T, so results are finite unless the exact gradient itself exceeds
-    the float64 range (|w| above about 10^6 held on an unstable fixed point for 50 steps).
+    ``|w|``, ``|b|`` and ``(|w|/4)^T``, so results are finite unless the exact gradient itself
+    exceeds the float64 range (``|w|`` above about 10^6 held on an unstable fixed point for 50
+    steps).
 
     References
     ----------

@@ -82,8 +82,8 @@ class Trajectory:
 class Cell(abc.ABC):
     """A recurrent cell: what every consumer of a cell (layers 3 to 6) may rely on.
 
-    Attributes every cell sets
-    --------------------------
+    Attributes
+    ----------
     hidden_size : int
         N, the size of the output ``h`` a readout sees.
     state_size : int
@@ -95,15 +95,16 @@ class Cell(abc.ABC):
     dtype : numpy.dtype
         Working precision (float64 or float32).
 
-    The block-product protocol (layer 3)
-    ------------------------------------
-    The analyses of products of Jacobians never form :math:`J_t = \\partial s_t/\\partial
-    s_{t-1}` unless asked to; they call three unchecked products on validated arguments
-    (``t`` in 1..T, blocks shaped like the trajectory's states with a trailing axis k):
+    Notes
+    -----
+    The block-product protocol (layer 3): the analyses of products of Jacobians never form
+    :math:`J_t = \\partial s_t/\\partial s_{t-1}` unless asked to; they call three unchecked
+    products on validated arguments (``t`` in 1..T, blocks shaped like the trajectory's states with
+    a trailing axis k):
 
     - :meth:`jvp_block` ``(traj, t, V)`` -> :math:`J_t V` for ``V`` of shape ``(…, S, k)``;
-    - :meth:`vjp_block` ``(traj, t, U)`` -> :math:`J_t^\top U` for ``U`` of shape ``(…, S, k)``;
-    - :meth:`vjp_vector` ``(traj, t, u)`` -> :math:`J_t^\top u` for ``u`` of shape ``(…, S)``
+    - :meth:`vjp_block` ``(traj, t, U)`` -> :math:`J_t^\\top U` for ``U`` of shape ``(…, S, k)``;
+    - :meth:`vjp_vector` ``(traj, t, u)`` -> :math:`J_t^\\top u` for ``u`` of shape ``(…, S)``
       (by default through :meth:`vjp_block`; a cell may override it with a faster path).
 
     The checked :meth:`jacobian`, :meth:`vjp` and :meth:`jvp` validate their arguments and
@@ -112,7 +113,7 @@ class Cell(abc.ABC):
 
     Subclasses implement :meth:`run`, :attr:`params`, :meth:`with_params`,
     :meth:`param_grads`, :attr:`recurrent_blocks` and the two block products; input
-    validation and the input drive (:meth:`_resolve_batch`, :meth:`_drive`) live here.
+    validation and the input drive (``_resolve_batch``, ``_drive``) live here.
     """
 
     hidden_size: int
@@ -159,10 +160,10 @@ class Cell(abc.ABC):
 
     @abc.abstractmethod
     def vjp_block(self, traj: Trajectory, t: int, vectors: np.ndarray) -> np.ndarray:
-        """:math:`J_t^\top U` for a block ``U`` of shape ``(…, S, k)`` (unchecked)."""
+        """:math:`J_t^\\top U` for a block ``U`` of shape ``(…, S, k)`` (unchecked)."""
 
     def vjp_vector(self, traj: Trajectory, t: int, v: np.ndarray) -> np.ndarray:
-        """:math:`J_t^\top u` for ``u`` of shape ``(…, S)`` (unchecked)."""
+        """:math:`J_t^\\top u` for ``u`` of shape ``(…, S)`` (unchecked)."""
         return self.vjp_block(traj, t, v[..., None])[..., 0]
 
     def _dense_jacobian(self, traj: Trajectory, t: int) -> np.ndarray:

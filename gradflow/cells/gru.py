@@ -1,7 +1,7 @@
 """The gated recurrent unit (GRU), with PyTorch's layout and semantics (``torch.nn.GRU``).
 
 Its parameter-gradient kernels (the gate deltas of a block of steps, and the blocked work of a
-population run) are in :mod:`gradflow.cells._gated_grads`, with the LSTM's.
+population run) are in ``gradflow.cells._gated_grads``, with the LSTM's.
 """
 
 from __future__ import annotations

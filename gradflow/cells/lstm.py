@@ -1,8 +1,8 @@
 """The LSTM cell of ``torch.nn.LSTM`` (one layer, no projection) and its h-only view.
 
-:class:`LSTMHiddenView` lives in :mod:`gradflow.cells._lstm_hidden` and is importable from here;
-the step products both share are in :mod:`gradflow.cells._lstm_steps`, the parameter-gradient
-kernels in :mod:`gradflow.cells._gated_grads`.
+:class:`LSTMHiddenView` lives in ``gradflow.cells._lstm_hidden`` and is importable from here;
+the step products both share are in ``gradflow.cells._lstm_steps``, the parameter-gradient
+kernels in ``gradflow.cells._gated_grads``.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class LSTM(Cell):
         return gate_means(self.check_trajectory(traj).cache)
 
     def h_only(self) -> LSTMHiddenView:
-        """The view of this LSTM whose state is h alone (see :class:`LSTMHiddenView`)."""
+        """The view of this LSTM whose state is h alone (see :class:`.lstm.LSTMHiddenView`)."""
         return LSTMHiddenView(self)
 
     def check_trajectory(self, traj) -> Trajectory:

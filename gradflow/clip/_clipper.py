@@ -78,8 +78,8 @@ class ClipInfo:
         skip.
     entries_clipped : float
         Fraction of entries the rule clipped (``fraction_clipped`` is its older alias),
-        replaced NaN/inf entries included: for ``by_value`` those with |g_i| ≥ c, for the norm
-        rules the non-zero entries of each tensor, gradient or unit whose norm is ≥ its bound.
+        replaced NaN/inf entries included: for ``by_value`` those with ``|g_i| ≥ c``, for the
+        norm rules the non-zero entries of each tensor, gradient or unit whose norm is ≥ its bound.
         Away from the bound these are the entries whose value changed; at it they are counted
         although nothing changes.
     cosine : float
@@ -106,7 +106,7 @@ class ClipInfo:
 
     @property
     def fraction_clipped(self) -> float:
-        """Older alias of :attr:`entries_clipped`."""
+        """Older alias of ``entries_clipped``."""
         return self.entries_clipped
 
 
@@ -127,7 +127,7 @@ class Clipper:
         - ``"skip"``: return all-zero gradients of the same shapes and an ``info`` with
           ``nonfinite=True`` and ``skip=True``; a trainer must skip the step (a zero gradient
           still moves momentum-based optimisers, so applying it is not a no-op).
-        - ``"raise"``: raise :class:`gradflow._validation.NonFiniteError` naming the first
+        - ``"raise"``: raise :class:`gradflow.errors.NonFiniteError` naming the first
           tensor that holds them.
         - ``"zero"``: replace the non-finite entries by 0, then apply the rule as usual.
     eps : float or None

@@ -28,7 +28,7 @@ def by_value(max_value, *, nonfinite: str = "skip") -> Clipper:
     -----
     g_i <- min(max(g_i, -c), c). Unlike norm clipping this changes the direction: (3, 4)
     clipped at 1 is (1, 1), at cosine 7/sqrt(50) = 0.98995 from the raw gradient.
-    An entry with |g_i| >= c counts as clipped (``info.clipped``, ``info.entries_clipped``),
+    An entry with ``|g_i| >= c`` counts as clipped (``info.clipped``, ``info.entries_clipped``),
     so one exactly at the bound is counted although its value is unchanged.
 
     Examples

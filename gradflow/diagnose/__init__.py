@@ -9,7 +9,7 @@ Lyapunov exponents of the full state, gate means and memory time scales), a verd
 notes that qualify it, and advice (a clipping threshold, a re-initialisation). A report prints
 as aligned tables and converts to JSON (:meth:`Report.to_dict`) and tidy frames
 (:meth:`Report.to_frame`, :meth:`Report.curves`). ``gradflow diagnose PATH...`` runs it on
-weight files; :func:`gradflow.figures._diagnose_panel.diagnose_panel` draws it.
+weight files; the ``diagnosis`` figure (:mod:`gradflow.figures.diagnosis`) draws it.
 
 The pieces are public for tests and reuse: :func:`block_spectrum` (one matrix),
 :func:`measure` (one kind of drive), :func:`decide` and :func:`threshold` (the rule).

@@ -145,7 +145,7 @@ class Growth:
 
     @property
     def log_norm(self) -> np.ndarray:
-        """Mean over samples of :attr:`log_norms`, ``(steps+1,)``: the log of the geometric mean."""
+        """Mean over samples of ``log_norms``, ``(steps+1,)``: the log of the geometric mean."""
         return self.log_norms.mean(axis=1)
 
     @property

@@ -142,7 +142,8 @@ def eigenvalues(*, hidden_size: int = 256, gain: float = 1.0, inits=None, rng=0)
 
 
 # -- gradient growth over seeds -----------------------------------------------------------------
-#: What the dashed line of each condition is (``theory_name`` of :func:`simulate.growth_rates`).
+#: What the dashed line of each condition is (``theory_name`` of
+#: :func:`gradflow.simulate.growth_rates`).
 THEORY_LABELS = {
     "orthogonal_growth": r"$\ln g$",
     "log_spectral_radius": r"mean $\ln\rho(W)$",

@@ -10,7 +10,7 @@ Each recurrent layer (and direction) becomes a :class:`RecurrentLayer`: its name
 gives it, its kind (``"elman"``, ``"lstm"`` or ``"gru"``), a float64 gradflow cell in
 PyTorch's layout and semantics, and the keys the arrays came from. Which keys make a layer,
 how the kind follows from the shapes and how biases combine is documented in
-:mod:`gradflow.io._discover`. Every failure is a one-line :class:`WeightFileError` that
+``gradflow.io._discover``. Every failure is a one-line :class:`WeightFileError` that
 starts with the file's path (or ``mapping:``/``module:``).
 
 Examples

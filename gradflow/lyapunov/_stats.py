@@ -155,7 +155,7 @@ class LyapunovSpectrum:
 
     @property
     def n_steps(self) -> int:
-        """Older alias of :attr:`steps`."""
+        """Older alias of ``steps``."""
         return self.steps
 
     @property

@@ -108,7 +108,7 @@ def parameter_paths(
     explained : (float, float), optional
         Fractions of the variance along the two axes, shown in the axis labels.
     hue_order, palette, labels, order, marker, start, end, legend, **kwargs
-        As in :func:`trajectories` (here the ends are marked by default).
+        As in :func:`~gradflow.plot.trajectories` (here the ends are marked by default).
 
     Returns
     -------
@@ -156,14 +156,14 @@ def training_curves(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per (run, step): a :attr:`gradflow.train.History.frame` with a rule column,
+        One row per (run, step): a ``frame`` of :class:`gradflow.train.History` with a rule column,
         or the steps frame of :func:`gradflow.train.compare_clipping`. Several rows per
         (hue, x), such as several seeds, are summarised by ``estimator`` with a band.
     ax : matplotlib.axes.Axes, optional
     x, y : str, default "update", "loss"
     hue : str or None, default "rule"
     hue_order, palette, labels
-        As in :func:`trajectories`.
+        As in :func:`~gradflow.plot.trajectories`.
     log : bool, default False
         Logarithmic y axis (values ≤ 0 are then not drawn).
     estimator, errorbar
@@ -239,7 +239,7 @@ def threshold_sensitivity(
     x, y : str, default "threshold", "final_loss"
     hue : str or None, default "rule"
     hue_order, palette, labels
-        As in :func:`trajectories`.
+        As in :func:`~gradflow.plot.trajectories`.
     reference : pandas.DataFrame or float, optional
         The unclipped runs, one row per seed with column ``y``: a dashed black line at their
         median and a grey band over their range; or one value.

@@ -71,8 +71,8 @@ def lyapunov_spectrum(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per (curve, exponent), such as :meth:`LyapunovSpectrum.to_frame` with a
-        ``hue`` column: columns ``x`` (1-based index i), ``y`` (nats per step), optionally
+        One row per (curve, exponent), such as :meth:`gradflow.lyapunov.LyapunovSpectrum.to_frame`
+        with a ``hue`` column: columns ``x`` (1-based index i), ``y`` (nats per step), optionally
         ``size`` (N), ``err`` and ``hue``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: the current Axes).

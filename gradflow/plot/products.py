@@ -73,8 +73,8 @@ def singular_value_spectra(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per singular value, such as :meth:`ProductSpectrum.to_frame` with a log10
-        column: columns ``x`` and optionally ``hue``. Non-finite values (exact zeros) are
+        One row per singular value, such as :meth:`gradflow.jacobians.ProductSpectrum.to_frame` with
+        a log10 column: columns ``x`` and optionally ``hue``. Non-finite values (exact zeros) are
         left out of the histograms.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: the current Axes).

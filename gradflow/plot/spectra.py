@@ -86,7 +86,7 @@ def eigenvalues(
     sigma_max : float, optional
         Largest singular value of the matrix, drawn as a dotted circle.
     unit_circle : bool, default True
-        Draw the unit circle |λ| = 1.
+        Draw the unit circle ``|λ| = 1``.
     legend : "auto", "brief", "full" or False
         Passed to :func:`seaborn.scatterplot`; the reference circles carry labels too.
     **kwargs
@@ -100,8 +100,8 @@ def eigenvalues(
     Notes
     -----
     Circular law (Girko 1985; Bai 1997): the eigenvalues of an n × n matrix with i.i.d.
-    entries of mean 0 and variance σ²/n fill the disk |λ| ≤ σ uniformly as n → ∞. A linear
-    recurrence h_t = W h_{t-1} grows along eigenvector directions with |λ| > 1 and decays
+    entries of mean 0 and variance σ²/n fill the disk ``|λ| ≤ σ`` uniformly as n → ∞. A linear
+    recurrence h_t = W h_{t-1} grows along eigenvector directions with ``|λ| > 1`` and decays
     along those inside the unit circle.
 
     Examples

@@ -203,8 +203,9 @@ def step_gates(
     x : str, default "t"
         Column of the step.
     y : str or list of str, default "mean_f"
-        Column(s) to draw, such as those of :meth:`Cell.step_summary` (a list: one colour
-        each, labelled from :data:`GATE_LABELS`; then ``hue`` is ignored).
+        Column(s) to draw, such as those of :meth:`gradflow.cells.Cell.step_summary` (a list: one
+        colour each, labelled from :data:`~gradflow.plot.steps.GATE_LABELS`; then ``hue`` is
+        ignored).
     hue, hue_order, palette, labels, units
         As in :func:`step_spectra` (for a single ``y``).
     legend : bool, default True

@@ -199,7 +199,7 @@ def mean_field_lyapunov(gain):
 
 
 def activation_gamma(activation: str) -> float:
-    """γ = sup |φ'(x)|, the bound on the activation's derivative.
+    """γ = sup ``|φ'(x)|``, the bound on the activation's derivative.
 
     Parameters
     ----------

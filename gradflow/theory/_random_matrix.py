@@ -67,7 +67,7 @@ def circular_law_radius(gain):
     Notes
     -----
     The empirical eigenvalue distribution of W tends to the uniform law on the disk
-    |z| <= g (the circular law), and the largest |eigenvalue| to g.
+    ``|z| <= g`` (the circular law), and the largest ``|eigenvalue|`` to g.
 
     References
     ----------
@@ -88,7 +88,7 @@ def circular_law_density(r, gain):
     Parameters
     ----------
     r : float or array_like
-        |z| >= 0.
+        ``|z| >= 0``.
     gain : float or array_like
         g > 0, broadcast against ``r``.
 

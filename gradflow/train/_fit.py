@@ -73,7 +73,7 @@ class History:
 
     @property
     def snapshot_steps(self) -> np.ndarray:
-        """Older alias of :attr:`snapshot_updates`."""
+        """Older alias of ``snapshot_updates``."""
         return self.snapshot_updates
 
     @property

@@ -89,7 +89,7 @@ class ReadoutParams:
         return {**self.cell.params, "W_out": self.W_out, "b_out": self.b_out}
 
     def with_params(self, params):
-        """The same kind of object with ``params`` (the keys and shapes of :attr:`params`)."""
+        """The same kind of object with ``params`` (the keys and shapes of ``params``)."""
         cell = self.cell.with_params({k: params[k] for k in self.cell.params})
         return type(self)(cell, params["W_out"], params["b_out"], self.objective)
 
@@ -193,9 +193,9 @@ class Model(ReadoutParams):
             return objective_loss(self.objective, out if per_step else out[-1], ys)[0]
 
     def value_and_grad(self, xs, ys):
-        """``(loss, grads)``: the objective on a batch and its gradient, a dict like :attr:`params`.
+        """``(loss, grads)``: the objective on a batch and its gradient, a dict like ``params``.
 
-        Raises :class:`~gradflow._validation.NonFiniteError` if the forward run overflows. A
+        Raises :class:`~gradflow.errors.NonFiniteError` if the forward run overflows. A
         non-finite loss gradient (NaN targets, overflow) or a backward pass that overflows gives
         NaN for every cell gradient, left for the clipper's ``nonfinite`` policy.
         """

@@ -151,7 +151,7 @@ class Population(ReadoutParams):
     def value_and_grad(self, xs, ys):
         """``(losses (P,), grads)``: each network's loss on its batch and its gradient.
 
-        ``grads`` is a dict like :attr:`params`. Network by network it is what
+        ``grads`` is a dict like ``params``. Network by network it is what
         :meth:`Model.value_and_grad` gives: a network whose backward pass (or loss gradient)
         is not finite gets NaN for every cell gradient, and a forward run that overflows
         gives an infinite loss and NaN gradients for that network alone (the others are

@@ -159,3 +159,16 @@ def test_phase_diagram_caption_numbers_come_from_the_data(drawn):
     assert f"lies about {above:.2g} above ln g" in text
     shifted = data.assign(exponent=data["exponent"] + 0.5)
     assert spec.describe(quick=True, data=shifted) != text
+
+
+def test_lyapunov_spectra_caption_numbers_come_from_the_data(drawn):
+    _, data = drawn["lyapunov_spectra"]
+    spec = figures.get("lyapunov_spectra")
+    text = spec.describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    sim = data[data["curve"] == "simulated"]
+    gains = sorted(g for g in sim["gain"].unique() if g > 1)
+    positives = [int((sim[sim["gain"] == g]["exponent"] > 0).sum()) for g in gains]
+    assert f"({', '.join(map(str, positives))} positive exponents at g = " in text
+    tops = [sim[sim["gain"] == g].sort_values("index")["exponent"].iloc[0] for g in gains]
+    assert f"the top exponent is {', '.join(f'{t:.2f}' for t in tops)} against" in text

@@ -300,3 +300,15 @@ def test_spectral_gap_caption_numbers_come_from_the_data(drawn):
     assert f"only up to g = {below.max():g}," in text if len(below) else "none" in text
     uniform = data[data["init"] == "uniform"]
     assert f"(medians {(uniform['spectral_radius'] / uniform['gain']).median():.2f} g" in text
+
+
+def test_growth_rates_caption_numbers_come_from_the_data(drawn):
+    _, data, params = drawn["growth_rates"]
+    text = figures.get("growth_rates").describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    top = max(params["gains"])
+    sim = data[(data["curve"] == "simulation") & (data["activation"] == "tanh")]
+    at_top = sim[sim["gain"] == top].set_index("init")["rate"]
+    mean = at_top[["gaussian", "glorot_uniform", "orthogonal"]].mean()
+    assert f"grow by {mean:.2f} per step on average instead of ln {top:g}" in text
+    assert f"({at_top['identity']:.2f} per step at g = {top:g})" in text

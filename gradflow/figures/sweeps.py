@@ -123,6 +123,28 @@ def _legends(fig, axes, init_labels) -> None:
     fig.legend([entries[t] for t in order], order, loc="outside lower center", ncols=len(order))
 
 
+def _rate_numbers(data: pd.DataFrame) -> dict:
+    """The caption's numbers: ρ/g of the i.i.d. draws and the tanh rates at the largest gain."""
+    sim = data[data["curve"] == "simulation"].set_index(["activation", "init", "gain"])["rate"]
+    theory = data[data["layer"] == "theory"]
+    radius = theory[(theory["curve"] == "log_radius")
+                    & theory["init"].isin(["gaussian", "glorot_uniform"])]  # fmt: skip
+    out = {}
+    if len(radius):
+        out["rho_ratio"] = f"{np.exp(radius['rate'] - np.log(radius['gain'])).mean():.3g}"
+    tanh = sim.get("tanh")
+    if tanh is not None and len(tanh):
+        top = float(tanh.index.get_level_values("gain").max())
+        at_top = tanh.xs(top, level="gain")
+        common = at_top.reindex(["gaussian", "glorot_uniform", "orthogonal"]).dropna()
+        out["g_top"], out["ln_top"] = f"{top:g}", f"{np.log(top):.2f}"
+        out["tanh_top"] = f"{common.mean():.2f}" if len(common) else "–"
+        field = theory[(theory["curve"] == "mean_field") & np.isclose(theory["gain"], top)]
+        out["field_top"] = f"{field['rate'].iloc[0]:.2f}" if len(field) else "–"
+        out["identity_top"] = f"{at_top.get('identity', np.nan):.2f}"
+    return out
+
+
 @register(
     "growth_rates",
     caption=(
@@ -135,15 +157,16 @@ def _legends(fig, axes, init_labels) -> None:
         "mean-field exponent λ of random tanh networks (dash-dot: at gain g for Gaussian and "
         "Glorot weights, at g/√3 for PyTorch's uniform default). Linear networks grow at "
         "ln ρ(W): exactly ln g for orthogonal and identity W, slightly faster for Gaussian "
-        "and Glorot W at this size (ρ ≈ 1.05 g), and at ln(g/√3) for PyTorch's uniform "
-        "default, whose gradients vanish up to g ≈ √3. tanh leaves the vanishing side "
-        "(g < 1) unchanged but bends the exploding side: at g = 3 Gaussian, Glorot and "
-        "orthogonal W all grow by about 0.29 per step instead of ln 3 ≈ 1.10, close to the "
-        "mean-field λ = 0.31. Identity W with tanh vanishes at every g > 1 (−3.46 per step "
-        "at g = 3, below the panel): each unit settles at a saturated fixed point "
-        "x* = tanh(g x*), where g(1 − x*²) < 1."
+        "and Glorot W at this size (mean ρ = {rho_ratio} g), and at ln(g/√3) for PyTorch's "
+        "uniform default, whose gradients vanish up to g ≈ √3. tanh leaves the vanishing side "
+        "(g < 1) unchanged but bends the exploding side: at g = {g_top} Gaussian, Glorot and "
+        "orthogonal W grow by {tanh_top} per step on average instead of ln {g_top} ≈ "
+        "{ln_top}, close to the mean-field λ = {field_top}. Identity W with tanh vanishes at "
+        "every g > 1 ({identity_top} per step at g = {g_top}): each unit settles at a "
+        "saturated fixed point x* = tanh(g x*), where g(1 − x*²) < 1."
     ),
     quick={"hidden_size": 24, "steps": 40, "seeds": 4, "gains": (0.5, 1.0, 2.0)},
+    numbers=_rate_numbers,
 )
 def growth_rates(
     *,

@@ -312,3 +312,18 @@ def test_growth_rates_caption_numbers_come_from_the_data(drawn):
     mean = at_top[["gaussian", "glorot_uniform", "orthogonal"]].mean()
     assert f"grow by {mean:.2f} per step on average instead of ln {top:g}" in text
     assert f"({at_top['identity']:.2f} per step at g = {top:g})" in text
+
+
+def test_growth_caption_numbers_come_from_the_data(drawn):
+    _, data, params = drawn["growth"]
+    text = figures.get("growth").describe(quick=True, data=data)
+    assert "{" not in text and "…" not in text
+    last = data[data["lag"] == data["lag"].max()]
+    uniform = last[(last["activation"] == "linear") & (last["init"] == "uniform")]
+    bound = np.ceil(uniform["log_norm"].max() / np.log(10.0))
+    assert f"its median is below 10^{bound:.0f} after {params['steps']} steps" in text
+    assert uniform["log_norm"].max() / np.log(10.0) <= bound
+    iid = last[(last["activation"] == "linear") & last["init"].isin(["gaussian", "glorot_uniform"])
+               & (last["gain"] == 1.0)]  # fmt: skip
+    ratio = np.exp(iid["log_norm_theory"] / params["steps"]).mean()
+    assert f"(mean ρ of the draws at g = 1: {ratio:.3g} g)" in text

@@ -12,8 +12,7 @@ from matplotlib.patches import Circle
 from gradflow import init, plot
 from gradflow.cells import Elman, build, initial_params
 from gradflow.diagnose import report
-from gradflow.figures import save_figure
-from gradflow.figures._diagnose_panel import diagnose_panel
+from gradflow.figures import diagnose_panel, save_figure
 from gradflow.plot.diagnose import GIDS, gradient_forecast, singular_values
 
 

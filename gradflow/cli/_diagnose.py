@@ -133,8 +133,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         except (ValueError, TypeError) as exc:  # name the file (the class is kept)
             raise type(exc)(f"{path}: {exc}") from None
     if args.plot is not None:
-        from ..figures import save_figure
-        from ..figures._diagnose_panel import diagnose_panel
+        from ..figures import diagnose_panel, save_figure
 
         labels = [f"{path}: {layer.name}" for path, layer in chosen]
         save_figure(diagnose_panel(reports, labels=labels), args.plot)

@@ -32,6 +32,7 @@ from ._catalogue import (
     save_figure,
     write_catalogue,
 )
+from ._diagnose_panel import diagnose_panel
 
 # Figure modules register their figures on import, in catalogue order.
 from . import foundation  # noqa: F401  isort: skip
@@ -51,6 +52,7 @@ __all__ = [
     "FigureSpec",
     "available",
     "check_catalogue",
+    "diagnose_panel",
     "get",
     "register",
     "render_readme",

@@ -3,7 +3,7 @@
 An Elman network on the adding task starts from an exploding Gaussian draw and is trained
 without clipping; the same task trained from an orthogonal start under global-norm clipping is
 the contrast. :func:`gradflow.diagnose.report` diagnoses each model's recurrent weights and
-``gradflow.figures._diagnose_panel.diagnose_panel`` draws the three reports, one panel
+:func:`gradflow.figures.diagnose_panel` draws the three reports, one panel
 each, as ``gradflow diagnose --plot`` does for a user's checkpoint.
 """
 

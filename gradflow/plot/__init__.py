@@ -30,6 +30,7 @@ from .clipping import parameter_paths, threshold_sensitivity, training_curves
 from .diagnose import gradient_forecast, singular_values
 from .growth import growth
 from .landscape import landscape, trajectories
+from .learning import loss_bands, solved_against_length
 from .lyapunov import lyapunov_spectrum, phase_diagram
 from .products import singular_value_spectra
 from .spectra import eigenvalues
@@ -43,12 +44,14 @@ __all__ = [
     "growth",
     "growth_rates",
     "landscape",
+    "loss_bands",
     "lyapunov_spectrum",
     "palette",
     "parameter_paths",
     "phase_diagram",
     "singular_value_spectra",
     "singular_values",
+    "solved_against_length",
     "spectral_gap",
     "step_gates",
     "step_spectra",

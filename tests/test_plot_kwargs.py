@@ -26,7 +26,7 @@ def _artists(ax):
 
 
 def test_every_public_plot_function_is_checked():
-    assert len(FUNCTIONS) == 20
+    assert len(FUNCTIONS) == 18
 
 
 @pytest.mark.parametrize("func", FUNCTIONS, ids=lambda f: f.__name__)

@@ -141,3 +141,24 @@ def test_to_frame_and_bad_arguments():
             product_singular_values(cell, traj, 2, **kwargs)
     with pytest.raises(ValueError, match="depths"):
         product_singular_values(cell, traj, 6)
+
+
+def test_a_product_whose_scaled_columns_underflow_when_squared():
+    # Found in notebook 02: a column of the accumulated factor with entries near 1e-163 has
+    # squares below float64's range; its norm came out 0, its log scale -inf, and the sweeps
+    # turned NaN (LinAlgError: SVD did not converge).
+    from gradflow import init
+    from gradflow.jacobians import product_singular_values
+
+    W = init.gaussian(48, gain=1.0, rng=3, batch=2)[1]
+    cell = Elman(W, activation="linear")
+    traj = cell.run(64, h0=np.random.default_rng(0).standard_normal(48))
+    log_sv = product_singular_values(cell, traj, [64]).log_singular_values[0]
+    assert np.all(np.isfinite(log_sv))
+    # the sum of the log singular values is log|det W^64| = 64 log|det W|, exactly
+    _, logdet = np.linalg.slogdet(W)
+    assert log_sv.sum() == pytest.approx(64 * logdet, rel=1e-10)
+    # the large ones are those of the formed product
+    direct = np.log(np.linalg.svd(np.linalg.matrix_power(W, 64), compute_uv=False))
+    top = direct > direct[0] - np.log(1e8)
+    np.testing.assert_allclose(log_sv[top], direct[top], atol=1e-6)

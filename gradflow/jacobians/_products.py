@@ -132,6 +132,14 @@ def _cut_errors(tri, log_scale):
     return log_diag, np.diagonal(np.maximum.accumulate(right[:, 1:], axis=0)).copy()
 
 
+def _column_norms(a):
+    """L2 norms of the columns of ``a`` without underflow: a column of entries near 1e-163 has
+    squares below float64's range, so it is scaled by its largest entry first."""
+    peak = np.max(np.abs(a), axis=0)
+    unit = a / np.where(peak > 0, peak, 1.0)
+    return peak * np.sqrt(np.einsum("ij,ij->j", unit, unit))
+
+
 def _graded_log_sv(tri, log_scale, tol, max_sweeps):
     """Log singular values of one T = S diag(e^c) by zero-shift QR sweeps and block SVDs."""
     size = len(log_scale)
@@ -153,7 +161,7 @@ def _graded_log_sv(tri, log_scale, tol, max_sweeps):
         with np.errstate(over="ignore", under="ignore"):
             ratio = np.exp(np.minimum(log_scale[:, None] - log_scale[None, :], 700.0))
         tri = np.triu(lapack.dgeqrf(tri.T * ratio)[0])
-        norms = np.sqrt(np.einsum("ij,ij->j", tri, tri))
+        norms = _column_norms(tri)
         tri /= np.where(norms > 0, norms, 1.0)
         log_scale = log_scale + _safe_log(norms)
     out = [np.full(size - len(log_scale), -np.inf)]

@@ -153,3 +153,13 @@ def test_threshold_sensitivity_bad_input(sweep):
         threshold_sensitivity(sweep, ax=new_axes(), reference=pd.DataFrame({"x": [1.0]}))
     with pytest.raises(ValueError, match=r"data: missing column\(s\) \['final_loss'\]"):
         threshold_sensitivity(sweep.drop(columns="final_loss"), ax=new_axes())
+
+
+def test_a_palette_dict_must_name_every_rule_as_everywhere_in_plot():
+    # one palette rule (plot._common.level_colours) for every plot function
+    frame = pd.DataFrame({"rule": ["none"] * 3 + ["global:1"] * 3, "update": [0, 1, 2] * 2,
+                          "loss": [1.0, 0.5, 0.25, 1.0, 0.6, 0.3]})  # fmt: skip
+    with pytest.raises(ValueError, match=r"^palette: no colour for hue level\(s\) \['global:1'\]"):
+        training_curves(frame, palette={"none": "k"})
+    ax = training_curves(frame, palette={"none": "k", "global:1": "r"})
+    assert {line.get_color() for line in ax.lines} >= {"k", "r"}

@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from ._style import PALETTE
+from ._style import palette as _palette
 
 __all__ = [
     "axis_label",
@@ -49,13 +50,14 @@ def hue_levels(data, hue, hue_order, *, sort: bool = False) -> list:
 
 
 def level_colours(levels, palette) -> dict:
-    """``level -> colour``; a dict ``palette`` must name every level."""
+    """``level -> colour``, the one rule of every plot function's ``palette=``: a dict must name
+    every level; a name or list of colours (default :data:`PALETTE`) is dealt out in order."""
     if isinstance(palette, Mapping):
         missing = [level for level in levels if level is not None and level not in palette]
         if missing:
             raise ValueError(f"palette: no colour for hue level(s) {missing}")
         return dict(palette)
-    return dict(zip(levels, sns.color_palette(palette or PALETTE, len(levels))))
+    return _palette(levels, palette)
 
 
 def level_label(labels, hue, level) -> str:
@@ -88,12 +90,9 @@ def hue_palette(data, hue, hue_order, palette):
     if hue is None:
         return None, [None], {None: sns.color_palette(PALETTE)[0]}
     levels = list(hue_order) if hue_order is not None else list(dict.fromkeys(data[hue]))
-    if isinstance(palette, Mapping):
-        return hue, levels, dict(palette)
-    colours = sns.color_palette(palette or PALETTE, max(len(levels), 1))
-    return hue, levels, dict(zip(levels, colours))
+    return hue, levels, level_colours(levels, palette)
 
 
 def display_name(labels, level) -> str:
-    """Display name of a hue level: from the dict ``labels``, else the level itself."""
-    return str(labels.get(level, level)) if labels else str(level)
+    """Display name of a hue level without a hue-specific default (:func:`level_label`)."""
+    return level_label(labels, None, level)

@@ -45,13 +45,15 @@ def style_context() -> Iterator[None]:
         yield
 
 
-def palette(levels: Iterable) -> dict:
+def palette(levels: Iterable, name=None) -> dict:
     """Map each level to a colour of the colour-blind-safe palette, in the order given.
 
     Parameters
     ----------
     levels : iterable
         Distinct values of a categorical variable (duplicates keep their first colour).
+    name : str or sequence of colours, optional
+        A seaborn palette (name or colour list) instead of the package's :data:`PALETTE`.
 
     Returns
     -------
@@ -67,5 +69,5 @@ def palette(levels: Iterable) -> dict:
     True
     """
     unique = list(dict.fromkeys(levels))
-    colours = sns.color_palette(PALETTE, max(len(unique), 1))
+    colours = sns.color_palette(name or PALETTE, max(len(unique), 1))
     return dict(zip(unique, colours))

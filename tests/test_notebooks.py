@@ -111,6 +111,11 @@ def _code_cells(nb):
     return [(i, cell) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
+#: An object repr such as ``<matplotlib.legend.Legend at 0x7f5c...>``: noise for a reader, and
+#: it changes on every run.
+_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-f]+>")
+
+
 def _output_problems(nb) -> list[str]:
     """What shows the committed outputs are not those of one clean in-order run."""
     problems = []
@@ -121,6 +126,8 @@ def _output_problems(nb) -> list[str]:
         for output in cell.outputs:
             if output.get("output_type") == "error":
                 problems.append(f"cell {i} holds an error output ({output.get('ename')})")
+            if _ADDRESS.search(output.get("data", {}).get("text/plain", "")):
+                problems.append(f"cell {i} shows an object's memory address (end it with ';')")
     images = sum(
         "image/png" in output.get("data", {})
         for _, cell in _code_cells(nb)
@@ -199,6 +206,12 @@ def test_output_checks_want_one_in_order_run_with_a_figure():
     error = nbformat.v4.new_output("error", ename="ValueError", evalue="x", traceback=[])
     assert _output_problems(_notebook("a", outputs={0: [_PNG, error]})) == [
         "cell 1 holds an error output (ValueError)"
+    ]
+    legend = nbformat.v4.new_output(
+        "execute_result", data={"text/plain": "<matplotlib.legend.Legend at 0x7f5ca7064e50>"}
+    )
+    assert _output_problems(_notebook("ax.legend()", outputs={0: [_PNG, legend]})) == [
+        "cell 1 shows an object's memory address (end it with ';')"
     ]
 
 

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from gradflow import figures
 from gradflow.figures import _catalogue
+from gradflow.figures import _common as fig_common
 
 COLUMNS = {
     "eigenvalues": ["init", "gain", "hidden_size", "real", "imag", "disk_radius", "sigma_max"],
@@ -219,3 +220,16 @@ def test_caption_numbers_come_from_the_data():
     assert spec.describe(data=data) == "n = 3; the peak is 2.25."
     assert spec.describe(data=data.assign(y=data.y * 2), n=4) == "n = 4; the peak is 4.50."
     assert spec.describe() == "n = 3; the peak is …."  # not drawn yet
+
+
+def test_eigenvalue_caption_ratios_come_from_the_data(drawn):
+    _, data = drawn["eigenvalues"]
+    text = figures.get("eigenvalues").describe(quick=True, data=data)
+    for name, part in data[data["disk_radius"].notna()].groupby("init", sort=False):
+        radius = part["disk_radius"].iloc[0]
+        rho = np.hypot(part["real"], part["imag"]).max() / radius
+        sigma = part["sigma_max"].iloc[0] / radius
+        label = fig_common.init_label(name)
+        assert f"{label} {rho:.2f}" in text.split("while")[0]
+        assert f"{label} {sigma:.2f}" in text.split("while")[1]
+        assert 1.5 < sigma < 2.5  # "about twice": the Marchenko–Pastur edge 2 against the law's 1

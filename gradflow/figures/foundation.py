@@ -49,6 +49,19 @@ def _inits(inits) -> list[str]:
     )
 
 
+def _eigenvalue_numbers(data: pd.DataFrame) -> dict:
+    """The caption's ratios: each random initialiser's ρ and σ_max over its circular-law radius."""
+    random = data[data["disk_radius"].notna()]
+    modulus = np.hypot(random["real"], random["imag"]).rename("modulus")
+    per_init = random.assign(modulus=modulus).groupby("init", sort=False)
+    rho = per_init["modulus"].max() / per_init["disk_radius"].first()
+    sigma = per_init["sigma_max"].first() / per_init["disk_radius"].first()
+    return {
+        "rho_ratios": ", ".join(f"{init_label(k)} {v:.2f}" for k, v in rho.items()),
+        "sigma_ratios": ", ".join(f"{init_label(k)} {v:.2f}" for k, v in sigma.items()),
+    }
+
+
 @register(
     "eigenvalues",
     caption=(
@@ -57,10 +70,12 @@ def _inits(inits) -> list[str]:
         "(shaded: radius g for Gaussian and Glorot-uniform entries of variance g²/n, g/√3 for "
         "PyTorch's uniform default) and the largest singular value σ_max(W) (dotted). Orthogonal "
         "eigenvalues lie on the circle |λ| = g and identity ones all at g; random matrices "
-        "fill their disk, while σ_max is about twice its radius: for them the spectral radius "
-        "and Pascanu et al.'s singular-value condition disagree."
+        "fill their disk (ρ over the disk's radius: {rho_ratios}), while σ_max is about twice "
+        "its radius ({sigma_ratios} times): for them the spectral radius and Pascanu et al.'s "
+        "singular-value condition disagree."
     ),
     quick={"hidden_size": 48},
+    numbers=_eigenvalue_numbers,
 )
 def eigenvalues(*, hidden_size: int = 256, gain: float = 1.0, inits=None, rng=0):
     """Eigenvalues of W under each initialiser, one panel each.

@@ -6,6 +6,7 @@ pinned through threadpoolctl (BLAS may already be loaded by the time this file r
 """
 
 import os
+import sys
 
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"
@@ -19,3 +20,13 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 def _one_blas_thread():
     with threadpool_limits(1):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close all pyplot figures after each test and doctest (only if it imported pyplot), so a
+    plot function called with ``ax=None`` never draws into a figure left by an earlier one."""
+    yield
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")

@@ -377,7 +377,8 @@ def spectral_gap(
                 data=part[part["quantity"] == quantity], x=x, y="value", estimator=estimator,
                 errorbar=errorbar, legend=False, ax=ax, **{**look, **kwargs},
             )  # fmt: skip
-    ax.set_xlim(left=0.0)
+    if ax.get_xscale() == "linear":  # a log axis the caller chose keeps its limits
+        ax.set_xlim(left=0.0)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("gain $g$")
     ax.set_ylabel(r"$\rho(W)$ and $\sigma_{\max}(W)$")

@@ -71,8 +71,10 @@ def full_spectrum(n, gain, steps, burn_in, repeats):
     cell, traj = network(n, gain, steps)
     jacobians = np.stack([cell.jacobian(traj, t) for t in range(1, steps + 1)])
     t_ref, ref = best_time(lambda: naive_qr_every_step(jacobians, burn_in), repeats)
-    t_dense, dense = best_time(lambda: lyapunov.spectrum(jacobians, burn_in=burn_in), repeats)
-    t_along, via = best_time(lambda: lyapunov.along(cell, traj, burn_in=burn_in), repeats)
+    t_dense, dense = best_time(
+        lambda: lyapunov.spectrum(jacobians, burn_in=burn_in, rng=0), repeats
+    )
+    t_along, via = best_time(lambda: lyapunov.along(cell, traj, burn_in=burn_in, rng=0), repeats)
     print(f"(a) full spectrum, tanh N={n}, g={gain}, T={steps}, burn_in={burn_in}")
     print(f"    {'method':<34}{'time [s]':>10}{'x naive':>9}{'max|diff|':>11}{'QR/LU':>7}")
     print("    (QR/LU: factorisations; max|diff|: largest exponent difference to the naive)")
@@ -103,7 +105,7 @@ def top_exponent(n, gain, steps, repeats):
 
     gemv = min(best_time(lambda: W @ x, 50)[0] for _ in range(3))
     t_loop, _ = best_time(gemv_loop, repeats)
-    t_top, res = best_time(lambda: lyapunov.along(cell, traj, k=1), repeats)
+    t_top, res = best_time(lambda: lyapunov.along(cell, traj, k=1, rng=0), repeats)
     per_step, per_gemv = t_top / steps, t_loop / steps
     print(f"(b) top exponent, tanh N={n}, g={gain}, T={steps}")
     print(

@@ -117,7 +117,7 @@ def spectrum(
     --------
     >>> import numpy as np
     >>> W = np.array([[2.0, 1.0], [0.0, 0.5]])
-    >>> result = spectrum(np.broadcast_to(W, (200, 2, 2)), burn_in=50)
+    >>> result = spectrum(np.broadcast_to(W, (200, 2, 2)), burn_in=50, rng=0)
     >>> np.exp(result.exponents).round(6)
     array([2. , 0.5])
     """
@@ -215,7 +215,7 @@ def along(
     >>> import numpy as np
     >>> from gradflow.cells import Elman
     >>> cell = Elman(np.diag([1.5, 0.5]), activation="linear")
-    >>> np.exp(along(cell, cell.run(100)).exponents).round(6)
+    >>> np.exp(along(cell, cell.run(100), rng=0).exponents).round(6)
     array([1.5, 0.5])
     """
     cell, traj = check_run(cell, traj)
@@ -287,7 +287,7 @@ def finite_time(
     >>> import numpy as np
     >>> from gradflow.cells import Elman
     >>> cell = Elman(2.0 * np.eye(2), activation="linear")
-    >>> frame = finite_time(cell, cell.run(20), window=10)
+    >>> frame = finite_time(cell, cell.run(20), window=10, rng=0)
     >>> frame[["window", "start", "stop", "index"]].values.tolist()
     [[0, 1, 10, 1], [1, 11, 20, 1]]
     >>> np.exp(frame["exponent"]).round(12).tolist()

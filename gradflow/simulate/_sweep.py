@@ -18,7 +18,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from .. import init as _init
-from .. import spectral, tasks
+from .. import spectral as _spectral_mod
+from .. import tasks
 from .._rng import spawn_seeds
 from .._validation import NonFiniteError, as_choice, as_choices, as_floats, as_int, renamed
 from ..cells import ACTIVATIONS
@@ -50,7 +51,7 @@ class _Task:
     seed_seq: np.random.SeedSequence  # the (init, gain) pair's sequence
     first_seed: int
     n_seeds: int
-    spectra: bool = True
+    spectral: bool = True
     cell: str = "elman"
     forget_bias: float = 0.0
 
@@ -100,8 +101,8 @@ def _draw_network(task: _Task, seed: int):
 def _spectra(cell) -> tuple[np.ndarray, np.ndarray]:
     """ρ and σ_max of each network's recurrent weights (the largest over gate blocks)."""
     blocks = list(cell.recurrent_blocks.values())
-    radius = np.max([spectral.spectral_radius(W) for W in blocks], axis=0)
-    return radius, np.max([spectral.spectral_norm(W) for W in blocks], axis=0)
+    radius = np.max([_spectral_mod.spectral_radius(W) for W in blocks], axis=0)
+    return radius, np.max([_spectral_mod.spectral_norm(W) for W in blocks], axis=0)
 
 
 def _run_task(task: _Task) -> dict:
@@ -123,7 +124,7 @@ def _run_task(task: _Task) -> dict:
                 f"{task.gain:g}, activation {task.activation!r}; lower the gain or the steps"
             ) from exc
         log_norm = log_gradient_norms(cell, traj, v, part="output")[::-1].T  # (B, steps+1)
-        if task.spectra:
+        if task.spectral:
             pieces.append((log_norm, *_spectra(cell)))
         else:
             pieces.append((log_norm, *np.full((2, len(draws)), np.nan)))

@@ -261,10 +261,10 @@ def compare(
     if lr is None and isinstance(optimizer, str):
         lr = _DEFAULT_LR.get(optimizer)
     _optim.get(optimizer, lr)
-    hidden = renamed(hidden_size, hidden, "hidden_size", "hidden")
-    return_steps = bool(renamed(return_updates, return_steps, "return_updates", "return_steps",
+    hidden_size = renamed(hidden_size, hidden, "hidden_size", "hidden")
+    return_updates = bool(renamed(return_updates, return_steps, "return_updates", "return_steps",
                                 default=False))  # fmt: skip
-    model_kw = {"hidden_size": hidden, "gain": gain, "activation": activation, "cell": cell,
+    model_kw = {"hidden_size": hidden_size, "gain": gain, "activation": activation, "cell": cell,
                 "forget_bias": forget_bias}  # fmt: skip
     for name in init_names:  # validate once, before any job starts
         init_model(tasks[0], init=name, **model_kw, rng=0)
@@ -283,10 +283,10 @@ def compare(
         for start in range(0, len(runs), size):
             jobs.append(_Job(task_T, tuple(runs[start : start + size]), tuple(model_kw.items()),
                              tuple(fit_kw.items()), float(target), window, eval_batch,
-                             bool(return_steps)))  # fmt: skip
+                             return_updates))  # fmt: skip
     results = list(map(_run_job, jobs) if executor is None else executor.map(_run_job, jobs))
     frame = pd.DataFrame([row for rows, _ in results for row in rows], columns=list(RUN_COLUMNS))
-    if not return_steps:
+    if not return_updates:
         return frame
     return frame, pd.concat([s for _, steps in results for s in steps], ignore_index=True)
 
@@ -337,7 +337,7 @@ def compare_clipping(
     [['none', nan, 0], ['none', nan, 1], ['global', 0.5, 0], ['global', 0.5, 1]]
     """
     spec = make_task(task, T)
-    return_steps = bool(renamed(return_updates, return_steps, "return_updates", "return_steps",
+    return_updates = bool(renamed(return_updates, return_steps, "return_updates", "return_steps",
                                 default=False))  # fmt: skip
     result = compare(
         spec, inits=[init], rules=rules, thresholds=thresholds, T=spec.T, seeds=seeds,
@@ -346,13 +346,13 @@ def compare_clipping(
         optimizer=optimizer, lr=lr, cell=cell,
         activation=activation, gain=gain, forget_bias=forget_bias, target_loss=target_loss,
         window=window, eval_batch=eval_batch, rng=rng, executor=executor,
-        return_updates=return_steps, spectral=return_steps,
+        return_updates=return_updates, spectral=return_updates,
     )  # fmt: skip
-    runs, steps_frame = result if return_steps else (result, None)
+    runs, records = result if return_updates else (result, None)
     summary = runs[[
         "rule", "threshold", "seed", "final_loss", "train_loss", "diverged", "updates_to_solve",
         "clipped_fraction", "n_skipped", "status",
     ]]  # fmt: skip
-    if not return_steps:
+    if not return_updates:
         return summary
-    return summary, steps_frame.drop(columns=["init", "T"])
+    return summary, records.drop(columns=["init", "T"])

@@ -292,20 +292,21 @@ def init_model(
     else:
         spec = make_task(task, T=1 if isinstance(task, str) else None)
         d, k, default = spec.input_size, spec.output_size, spec.objective
-    hidden = as_int(renamed(hidden_size, hidden, "hidden_size", "hidden"), "hidden_size", minimum=1)
+    hidden_size = as_int(renamed(hidden_size, hidden, "hidden_size", "hidden"), "hidden_size",
+                         minimum=1)  # fmt: skip
     dtype = as_dtype(dtype, "dtype")
     gen = as_generator(rng)
-    bound = 1.0 / np.sqrt(hidden)
+    bound = 1.0 / np.sqrt(hidden_size)
     if callable(cell):
         options = {"init": init, "gain": gain, "activation": activation, "forget_bias": forget_bias}
         changed = [name for name, value in options.items() if value != _DEFAULTS[name]]
         if changed:
             raise ValueError(f"cell: a cell factory takes no {', '.join(changed)}; set them in it")
-        recurrent = cell(hidden, d, rng=gen)
-        if not isinstance(recurrent, Cell) or recurrent.hidden_size != hidden:
+        recurrent = cell(hidden_size, d, rng=gen)
+        if not isinstance(recurrent, Cell) or recurrent.hidden_size != hidden_size:
             raise TypeError(
-                f"cell: expected the factory to return a gradflow cell of hidden size {hidden}, "
-                f"got {recurrent!r}"
+                "cell: expected the factory to return a gradflow cell of hidden size "
+                f"{hidden_size}, got {recurrent!r}"
             )
         if recurrent.dtype != dtype:
             raise ValueError(
@@ -315,14 +316,14 @@ def init_model(
     else:
         kind = _cells.check_kind(cell, activation, forget_bias)
         params = _cells.initial_params(
-            kind, hidden, init=init, gain=gain, forget_bias=forget_bias, rng=gen
+            kind, hidden_size, init=init, gain=gain, forget_bias=forget_bias, rng=gen
         )
         rows = params["W_hh"].shape[0]
         params["W_xh"] = gen.uniform(-bound, bound, size=(rows, d))
         if kind == "elman":
-            params["b"] = np.zeros(hidden)
+            params["b"] = np.zeros(hidden_size)
         recurrent = _cells.build(kind, params, activation=activation, dtype=dtype)
-    W_out = gen.uniform(-bound, bound, size=(k, hidden))  # float64, cast by Model
+    W_out = gen.uniform(-bound, bound, size=(k, hidden_size))  # float64, cast by Model
     return Model(recurrent, W_out, np.zeros(k), default if objective is None else objective)
 
 
